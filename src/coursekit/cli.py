@@ -1,0 +1,90 @@
+"""The `coursekit` command: doctor, run, anatomy (and exercises, see coursekit.exercises)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+
+def _root() -> Path:
+    from coursekit.locate import course_root
+
+    root = course_root()
+    if root is None:
+        raise SystemExit("coursekit: run this inside the course folder (no pyproject.toml with [tool.coursekit] above here)")
+    return root
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from coursekit.devices import doctor_report
+
+    report, missing = doctor_report(tuple(args.framework))
+    print(report)
+    if missing:
+        print(f"\nmissing: {', '.join(missing)}. The course needs both; `make lab` installs them.", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from coursekit.runner import find_notebooks, parse_parameter, run_notebooks, summary
+
+    root = _root()
+    params = dict(parse_parameter(p) for p in args.parameter)
+    notebooks = find_notebooks([Path(p) for p in args.paths] or [root / "notebooks"])
+    if not notebooks:
+        print("coursekit run: no notebooks found", file=sys.stderr)
+        return 1
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    records = run_notebooks(notebooks, out_dir=root / args.out, root=root, parameters=params, timeout=args.timeout)
+    print(summary(records))
+    failed = [r for r in records if r.status != "ok"]
+    total = sum(r.seconds for r in records)
+    print(f"\n{len(records) - len(failed)} passed, {len(failed)} failed in {total:.0f} s; "
+          f"executed copies in {args.out}/")
+    return 1 if failed else 0
+
+
+def cmd_anatomy(args: argparse.Namespace) -> int:
+    from coursekit.anatomy import tree_problems, write_tree
+
+    root = _root()
+    if args.write:
+        for path in write_tree(root):
+            print(f"rewrote {path}")
+    found = tree_problems(root)
+    print("\n".join(found) if found else "every notebook follows the anatomy")
+    return 1 if found else 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="coursekit", description="Helpers of the PyTorch + TensorFlow course.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    doctor = sub.add_parser("doctor", help="what is installed and which devices each framework sees")
+    doctor.add_argument("--framework", action="append", choices=["torch", "tensorflow"],
+                        help="check only this framework (repeatable); default both")
+    doctor.set_defaults(func=cmd_doctor, framework=None)
+    run = sub.add_parser("run", help="execute notebooks headless with papermill and print a summary")
+    run.add_argument("paths", nargs="*", help="notebooks or folders (default: notebooks/)")
+    run.add_argument("-p", "--parameter", action="append", default=[], metavar="NAME=VALUE",
+                     help="inject a parameter into every notebook (repeatable), e.g. -p epochs=1")
+    run.add_argument("--out", default="build/executed", help="where executed copies go (default build/executed)")
+    run.add_argument("--timeout", type=int, default=600, help="seconds allowed per cell (default 600)")
+    run.set_defaults(func=cmd_run)
+    anatomy = sub.add_parser("anatomy", help="check (or --write) the generated title and setup cells")
+    anatomy.add_argument("--write", action="store_true", help="regenerate title, badges and setup cells first")
+    anatomy.set_defaults(func=cmd_anatomy)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if getattr(args, "framework", 0) is None:
+        args.framework = ["torch", "tensorflow"]
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

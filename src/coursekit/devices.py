@@ -1,0 +1,208 @@
+"""What each framework sees (CPU, CUDA, Apple MPS, TPU), where we run, and the best device to use."""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from coursekit.tables import Table
+from coursekit.frameworks import available, canonical, install_hint, module_available, require
+
+# The device names a learner may ask for; "auto" picks the best one present.
+ACCEPTED_DEVICES = ("auto", "cpu", "cuda", "mps", "tpu")
+
+
+@dataclass
+class Accelerator:
+    """One accelerator as a framework reports it."""
+
+    kind: str  # "cuda", "mps" or "tpu"
+    name: str
+    memory_gb: float | None = None
+    capability: str | None = None
+
+
+@dataclass
+class FrameworkReport:
+    """What one framework sees: its version, accelerators, threads and the device it would use."""
+
+    framework: str
+    version: str | None
+    accelerators: list[Accelerator] = field(default_factory=list)
+    threads: dict[str, int] = field(default_factory=dict)
+    best: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def runtime() -> str:
+    """Where this Python runs: 'colab', 'kaggle', 'binder', 'ci' or 'local'."""
+    if "google.colab" in sys.modules or "COLAB_RELEASE_TAG" in os.environ:
+        return "colab"
+    if "KAGGLE_KERNEL_RUN_TYPE" in os.environ:
+        return "kaggle"
+    if any(k in os.environ for k in ("BINDER_LAUNCH_HOST", "BINDER_REQUEST", "BINDER_SERVICE_HOST")):
+        return "binder"
+    if os.environ.get("CI"):
+        return "ci"
+    return "local"
+
+
+def tpu_attached() -> bool:
+    """Whether this machine has TPU chips attached (a Cloud TPU VM, e.g. Colab's TPU runtime)."""
+    return any(Path("/dev").glob("accel*")) or any(Path("/dev/vfio").glob("[0-9]*"))
+
+
+def usable_cpus() -> int:
+    """CPU cores this process may really use: affinity and container quota, not the host's count."""
+    count = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    quota = Path("/sys/fs/cgroup/cpu.max")  # cgroup v2, as on Binder and most containers
+    try:
+        limit, period = quota.read_text().split()
+        if limit != "max":
+            count = min(count, max(1, int(float(limit) / float(period))))
+    except (OSError, ValueError):
+        pass
+    return count
+
+
+def _check_device(device: str) -> str:
+    key = str(device).strip().lower()
+    if key not in ACCEPTED_DEVICES:
+        raise ValueError(
+            f"unknown device {device!r}: expected one of {', '.join(ACCEPTED_DEVICES)} "
+            "(use 'auto' to let coursekit pick the best one present)"
+        )
+    return key
+
+
+def torch_report() -> FrameworkReport:
+    """What PyTorch sees. Imports torch."""
+    torch = require("torch")
+    report = FrameworkReport("torch", torch.__version__)
+    if torch.cuda.is_available():
+        for i in range(torch.cuda.device_count()):
+            props = torch.cuda.get_device_properties(i)
+            report.accelerators.append(
+                Accelerator("cuda", props.name, props.total_memory / 2**30, f"{props.major}.{props.minor}")
+            )
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        report.accelerators.append(Accelerator("mps", "Apple GPU (Metal)"))
+    if tpu_attached():
+        if module_available("torch_xla"):
+            report.accelerators.append(Accelerator("tpu", "TPU via torch_xla"))
+        else:
+            report.notes.append("TPU chips are attached, but torch_xla is not installed.")
+    report.threads = {"intra-op": torch.get_num_threads(), "inter-op": torch.get_num_interop_threads()}
+    report.best = _pick("torch", report, "auto")
+    return report
+
+
+def tensorflow_report() -> FrameworkReport:
+    """What TensorFlow sees. Imports TensorFlow."""
+    tf = require("tensorflow")
+    report = FrameworkReport("tensorflow", tf.__version__)
+    for gpu in tf.config.list_physical_devices("GPU"):
+        details = tf.config.experimental.get_device_details(gpu)
+        cap = details.get("compute_capability")
+        report.accelerators.append(
+            Accelerator(
+                "cuda",
+                details.get("device_name", gpu.name),
+                None,  # TensorFlow reports memory in use, not the card's total
+                ".".join(map(str, cap)) if cap else None,
+            )
+        )
+    tpus = tf.config.list_logical_devices("TPU")
+    report.accelerators += [Accelerator("tpu", d.name) for d in tpus]
+    if tpu_attached() and not tpus:
+        report.notes.append(
+            "TPU chips are attached but not initialised: see module 09 "
+            "(TPUClusterResolver(tpu='local') and tf.tpu.experimental.initialize_tpu_system)."
+        )
+    intra = tf.config.threading.get_intra_op_parallelism_threads()
+    inter = tf.config.threading.get_inter_op_parallelism_threads()
+    # 0 means "let TensorFlow decide", which is one thread per usable core.
+    report.threads = {"intra-op": intra or usable_cpus(), "inter-op": inter or usable_cpus()}
+    report.best = _pick("tensorflow", report, "auto")
+    return report
+
+
+def _pick(framework: str, report: FrameworkReport, device: str) -> str:
+    kinds = [a.kind for a in report.accelerators]
+    names = {
+        "torch": {"cuda": "cuda", "mps": "mps", "tpu": "xla", "cpu": "cpu"},
+        "tensorflow": {"cuda": "/GPU:0", "mps": "/GPU:0", "tpu": "/TPU:0", "cpu": "/CPU:0"},
+    }[framework]
+    if device == "auto":
+        for kind in ("cuda", "tpu", "mps"):
+            if kind in kinds:
+                return names[kind]
+        return names["cpu"]
+    if device != "cpu" and device not in kinds:
+        seen = ", ".join(["cpu", *dict.fromkeys(kinds)])
+        raise ValueError(
+            f"device {device!r} was asked for, but {framework} sees no such device here "
+            f"(it sees: {seen}). Use device='auto' or one of those."
+        )
+    return names[device]
+
+
+def best_device(framework: str, device: str = "auto") -> str:
+    """The device string to use with the framework: 'cuda'/'mps'/'cpu' for torch, '/GPU:0' etc. for TF.
+
+    `device` is what the learner asked for ('auto' picks the best present); asking for a device
+    the framework does not see raises a ValueError that lists what it does see.
+    """
+    key = _check_device(device)
+    name = canonical(framework)
+    report = torch_report() if name == "torch" else tensorflow_report()
+    return _pick(name, report, key)
+
+
+def doctor_report(frameworks: tuple[str, ...] = ("torch", "tensorflow")) -> tuple[str, list[str]]:
+    """A plain-text report of the machine and each framework, and the list of missing frameworks."""
+    lines = [
+        f"Python      {platform.python_version()} ({sys.executable})",
+        f"Platform    {platform.platform()}",
+        f"Runtime     {runtime()}",
+        f"CPU cores   {usable_cpus()} usable of {os.cpu_count()} on the host",
+        "",
+    ]
+    missing, rows = [], []
+    for fw in frameworks:
+        name = canonical(fw)
+        if not available(name):
+            missing.append(name)
+            rows.append([name, "MISSING", "-", "-", f"install: {install_hint(name)}"])
+            continue
+        rep = torch_report() if name == "torch" else tensorflow_report()
+        threads = ", ".join(f"{k} {v}" for k, v in rep.threads.items())
+        accel = "; ".join(_describe(a) for a in rep.accelerators) or "none (CPU only)"
+        rows.append([name, rep.version or "?", rep.best or "-", threads, accel])
+        rows += [["", "", "", "", f"note: {note}"] for note in rep.notes]
+    table = Table(["framework", "version", "best device", "threads", "accelerators"], rows)
+    return "\n".join(lines) + str(table), missing
+
+
+def _describe(acc: Accelerator) -> str:
+    extra = [f"{acc.memory_gb:.1f} GB" if acc.memory_gb else "", f"sm {acc.capability}" if acc.capability else ""]
+    extra = [e for e in extra if e]
+    return f"{acc.kind}: {acc.name}" + (f" ({', '.join(extra)})" if extra else "")
+
+
+__all__ = [
+    "ACCEPTED_DEVICES",
+    "Accelerator",
+    "FrameworkReport",
+    "best_device",
+    "doctor_report",
+    "runtime",
+    "tensorflow_report",
+    "torch_report",
+    "tpu_attached",
+    "usable_cpus",
+]

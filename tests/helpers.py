@@ -1,0 +1,36 @@
+"""Shared test helpers: run Python in a fresh interpreter, optionally with a framework hidden."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# Makes the named packages invisible, exactly as if not installed: every finder answers None.
+HIDE = """
+import sys
+class _Hide:
+    def __init__(self, inner):
+        self.inner = inner
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in {hidden!r} or not hasattr(self.inner, "find_spec"):
+            return None
+        return self.inner.find_spec(name, path, target)
+    def __getattr__(self, attr):
+        return getattr(self.inner, attr)
+sys.meta_path[:] = [_Hide(finder) for finder in sys.meta_path]
+"""
+
+
+def run_python(code: str, *, hide: tuple[str, ...] = (), args: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
+    """Run code in a fresh interpreter of this environment, with the given top-level packages hidden."""
+    prelude = HIDE.format(hidden=set(hide)) if hide else ""
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    return subprocess.run(
+        [sys.executable, "-c", prelude + textwrap.dedent(code), *args],
+        capture_output=True, text=True, env=env, cwd=ROOT, timeout=300,
+    )

@@ -1,0 +1,70 @@
+"""Device detection, the best-device choice and the runtime, on this CPU-only machine and simulated ones."""
+
+import pytest
+
+from coursekit import devices
+from coursekit.devices import Accelerator, FrameworkReport, best_device, runtime, usable_cpus
+
+
+def test_cpu_only_machine_picks_the_cpu():
+    assert best_device("torch") == "cpu"
+    assert best_device("pytorch", "cpu") == "cpu"
+    assert best_device("tf") == "/CPU:0"
+
+
+@pytest.mark.parametrize("name", ["gpu", "cuda:0", "", "TPU2"])
+def test_unknown_device_names_list_the_accepted_ones(name):
+    with pytest.raises(ValueError, match=r"unknown device .*expected one of auto, cpu, cuda, mps, tpu"):
+        best_device("torch", name)
+
+
+def test_asking_for_an_absent_device_says_what_is_there():
+    with pytest.raises(ValueError, match=r"'cuda' was asked for, but torch sees no such device here \(it sees: cpu\)"):
+        best_device("torch", "cuda")
+    with pytest.raises(ValueError, match=r"tensorflow sees no such device here \(it sees: cpu\)"):
+        best_device("tensorflow", "tpu")
+
+
+def test_preference_order_on_a_simulated_machine():
+    report = FrameworkReport("torch", "x", [Accelerator("mps", "Apple"), Accelerator("cuda", "H100", 80.0, "9.0")])
+    assert devices._pick("torch", report, "auto") == "cuda"
+    assert devices._pick("torch", report, "mps") == "mps"
+    assert devices._pick("tensorflow", report, "auto") == "/GPU:0"
+    assert devices._pick("torch", FrameworkReport("torch", "x", [Accelerator("tpu", "v5e")]), "auto") == "xla"
+
+
+@pytest.mark.parametrize(
+    "env, expected",
+    [
+        ({"COLAB_RELEASE_TAG": "release-colab-2026"}, "colab"),
+        ({"KAGGLE_KERNEL_RUN_TYPE": "Interactive"}, "kaggle"),
+        ({"BINDER_LAUNCH_HOST": "https://mybinder.org/"}, "binder"),
+        ({"CI": "true"}, "ci"),
+        ({}, "local"),
+    ],
+)
+def test_runtime_is_read_from_the_environment(monkeypatch, env, expected):
+    for key in ("COLAB_RELEASE_TAG", "KAGGLE_KERNEL_RUN_TYPE", "BINDER_LAUNCH_HOST", "BINDER_REQUEST",
+                "BINDER_SERVICE_HOST", "CI"):
+        monkeypatch.delenv(key, raising=False)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    assert runtime() == expected
+
+
+def test_usable_cpus_respects_a_container_quota(monkeypatch, tmp_path):
+    import os
+
+    assert 1 <= usable_cpus() <= os.cpu_count()
+    quota = tmp_path / "cpu.max"
+    quota.write_text("100000 100000\n")  # Binder-like: one CPU's worth of time per period
+    real_path = devices.Path
+    monkeypatch.setattr(devices, "Path", lambda p: quota if p == "/sys/fs/cgroup/cpu.max" else real_path(p))
+    assert usable_cpus() == 1
+
+
+def test_reports_describe_threads_and_best_device():
+    torch_rep = devices.torch_report()
+    assert torch_rep.best == "cpu" and torch_rep.threads["intra-op"] >= 1
+    tf_rep = devices.tensorflow_report()
+    assert tf_rep.best == "/CPU:0" and tf_rep.accelerators == []

@@ -1,0 +1,64 @@
+"""The three install descriptions name the same packages and versions; the install pulled no CUDA."""
+
+import re
+import subprocess
+import sys
+
+from helpers import ROOT
+
+LINE = re.compile(r"^(?P<name>[A-Za-z0-9_.\-]+)==(?P<version>[^\s;]+)\s*(?:;\s*(?P<marker>.+))?$")
+
+
+def pins(path, seen=None):
+    """{(name, marker): version} of a requirements file, following -r includes, ignoring +local tags."""
+    found = {}
+    for raw in path.read_text().splitlines():
+        line = raw.split("#", 1)[0].strip()
+        if not line or line.startswith("--"):
+            continue
+        if line.startswith("-r "):
+            found.update(pins(path.parent / line[3:].strip()))
+            continue
+        match = LINE.match(line)
+        assert match, f"{path.name}: {raw!r} is not pinned exactly (name==version)"
+        name = re.sub(r"[-_.]+", "-", match["name"]).lower()
+        found[(name, (match["marker"] or "").replace(" ", ""))] = match["version"].split("+")[0]
+    return found
+
+
+def conda_pip_section():
+    """The pip part of environment.yml, written out as a requirements file beside it."""
+    text = (ROOT / "environment.yml").read_text()
+    items = re.findall(r"^\s+- (-r .+|[^\s].*==.*)$", text, flags=re.MULTILINE)
+    section = ROOT / "build" / "environment-pip.txt"
+    section.parent.mkdir(exist_ok=True)
+    section.write_text("\n".join(i.replace("-r ", "-r ../") if i.startswith("-r ") else i for i in items) + "\n")
+    return section
+
+
+def test_requirements_conda_and_binder_name_the_same_pins():
+    main = pins(ROOT / "requirements.txt")
+    assert ("torch", "") in main and main[("torch", "")].startswith("2.13.")
+    assert pins(conda_pip_section()) == main
+    assert pins(ROOT / "binder" / "requirements.txt") == main
+
+
+def test_binder_takes_the_cpu_build_of_torch_and_installs_coursekit():
+    text = (ROOT / "binder" / "requirements.txt").read_text()
+    assert "--extra-index-url https://download.pytorch.org/whl/cpu" in text
+    assert re.search(r"^torch==[\d.]+\+cpu$", text, flags=re.MULTILINE)
+    assert "pip install --no-deps ." in (ROOT / "binder" / "postBuild").read_text()
+    assert (ROOT / "binder" / "runtime.txt").read_text().strip() == "python-3.11"
+
+
+def test_no_cuda_packages_were_installed():
+    listing = subprocess.run([sys.executable, "-m", "pip", "list"], capture_output=True, text=True).stdout
+    assert not re.search(r"^nvidia-", listing, flags=re.MULTILINE | re.IGNORECASE), "a CUDA build was pulled in"
+
+
+def test_readme_quickstart_and_ci_use_the_two_commands():
+    readme = (ROOT / "README.md").read_text()
+    quickstart = readme.split("## Quickstart", 1)[1].split("\n## ", 1)[0]
+    assert re.findall(r"^make \w+$", quickstart, flags=re.MULTILINE) == ["make lab", "make test"]
+    ci = [line for line in (ROOT / ".ci" / "run").read_text().splitlines() if line and not line.startswith(("#", "set ", "cd "))]
+    assert ci == ["make test"]
