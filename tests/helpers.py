@@ -34,3 +34,35 @@ def run_python(code: str, *, hide: tuple[str, ...] = (), args: tuple[str, ...] =
         [sys.executable, "-c", prelude + textwrap.dedent(code), *args],
         capture_output=True, text=True, env=env, cwd=ROOT, timeout=300,
     )
+
+
+def execute_with_check_log(path: Path, log: Path) -> list[dict]:
+    """Execute a notebook in its folder with $COURSEKIT_CHECK_LOG set; return the checks' verdicts."""
+    import json
+
+    import nbformat
+    from nbclient import NotebookClient
+
+    notebook = nbformat.read(path, as_version=4)
+    saved = os.environ.get("COURSEKIT_CHECK_LOG")
+    os.environ["COURSEKIT_CHECK_LOG"] = str(log)  # the kernel inherits this process's environment
+    try:
+        NotebookClient(notebook, timeout=300, kernel_name="python3",
+                       resources={"metadata": {"path": str(path.parent)}}).execute()
+    finally:
+        if saved is None:
+            del os.environ["COURSEKIT_CHECK_LOG"]
+        else:
+            os.environ["COURSEKIT_CHECK_LOG"] = saved
+    return [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+
+
+def check_ids(path: Path) -> list[str]:
+    """The exercise ids a notebook's check cells name, in order: check("01.3", ...)."""
+    import re
+
+    import nbformat
+
+    notebook = nbformat.read(path, as_version=4)
+    return [m for c in notebook.cells if c.cell_type == "code"
+            for m in re.findall(r"""\bcheck\(\s*["']([^"']+)["']""", c.source)]

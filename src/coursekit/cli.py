@@ -1,4 +1,4 @@
-"""The `coursekit` command: doctor, run, anatomy (and exercises, see coursekit.exercises)."""
+"""The `coursekit` command: doctor, run, anatomy, exercises."""
 
 from __future__ import annotations
 
@@ -59,6 +59,21 @@ def cmd_anatomy(args: argparse.Namespace) -> int:
     return 1 if found else 0
 
 
+def cmd_exercises(args: argparse.Namespace) -> int:
+    from coursekit import exercises
+
+    root = _root()
+    if args.action == "build":
+        changed = exercises.write(root)
+        print("\n".join(f"built {p}" for p in changed) or "exercises/ is up to date")
+        return 0
+    problems = exercises.stale(root)
+    print("\n".join(problems) if problems else "exercises/ is up to date with solutions/")
+    if problems:
+        print("run `coursekit exercises build` to rebuild it", file=sys.stderr)
+    return 1 if problems else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="coursekit", description="Helpers of the PyTorch + TensorFlow course.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -76,6 +91,9 @@ def build_parser() -> argparse.ArgumentParser:
     anatomy = sub.add_parser("anatomy", help="check (or --write) the generated title and setup cells")
     anatomy.add_argument("--write", action="store_true", help="regenerate title, badges and setup cells first")
     anatomy.set_defaults(func=cmd_anatomy)
+    ex = sub.add_parser("exercises", help="build exercises/ from solutions/, or check it is up to date")
+    ex.add_argument("action", choices=["build", "check"])
+    ex.set_defaults(func=cmd_exercises)
     return parser
 
 
