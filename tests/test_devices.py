@@ -63,6 +63,14 @@ def test_usable_cpus_respects_a_container_quota(monkeypatch, tmp_path):
     assert usable_cpus() == 1
 
 
+def test_a_tpu_runtime_without_tpus_gets_a_note_not_a_crash(monkeypatch):
+    monkeypatch.setenv("TPU_NAME", "local")  # what a TPU VM sets; this machine has no TPU to answer
+    assert devices.tpu_attached()
+    report = devices.tensorflow_report()
+    assert report.best == "/CPU:0"
+    assert any("TPU resolver found none" in note for note in report.notes), report.notes
+
+
 def test_reports_describe_threads_and_best_device():
     torch_rep = devices.torch_report()
     assert torch_rep.best == "cpu" and torch_rep.threads["intra-op"] >= 1

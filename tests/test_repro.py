@@ -14,7 +14,7 @@ def test_same_seed_same_numbers_in_both_frameworks():
     for _ in range(2):
         assert seed_everything(7, frameworks=["torch", "tf"]) == ["torch", "tensorflow"]
         draws.append((np.random.rand(3), torch.randn(3).numpy(), tf.random.normal((3,)).numpy()))
-    for a, b in zip(*draws):
+    for a, b in zip(*draws, strict=True):
         np.testing.assert_array_equal(a, b)
     seed_everything(8, frameworks=["torch"])
     assert not np.array_equal(torch.randn(3).numpy(), draws[0][1])

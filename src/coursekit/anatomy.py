@@ -49,7 +49,7 @@ class Course:
     ref: str
 
     @classmethod
-    def from_pyproject(cls, root: Path) -> "Course":
+    def from_pyproject(cls, root: Path) -> Course:
         """Read the URL from [project.urls] Repository and the ref from [tool.coursekit] in pyproject."""
         data = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))
         return cls(data["project"]["urls"]["Repository"].rstrip("/"), data["tool"]["coursekit"]["ref"])
@@ -70,7 +70,7 @@ class NotebookId:
     framework: str
 
     @classmethod
-    def parse(cls, relpath: Path) -> "NotebookId":
+    def parse(cls, relpath: Path) -> NotebookId:
         """Read the id from a path relative to the course root; ValueError naming the rule it breaks."""
         parts = relpath.parts
         match = FILENAME.match(relpath.name)

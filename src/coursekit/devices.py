@@ -7,9 +7,10 @@ import platform
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from coursekit.tables import Table
 from coursekit.frameworks import available, canonical, install_hint, module_available, require
+from coursekit.tables import Table
 
 # The device names a learner may ask for; "auto" picks the best one present.
 ACCEPTED_DEVICES = ("auto", "cpu", "cuda", "mps", "tpu")
@@ -50,8 +51,14 @@ def runtime() -> str:
     return "local"
 
 
+# Set by TPU runtimes: Cloud TPU VMs and Kaggle (TPU_NAME, TPU_ACCELERATOR_TYPE), older Colab (COLAB_TPU_ADDR).
+TPU_VARIABLES = ("TPU_NAME", "TPU_ACCELERATOR_TYPE", "COLAB_TPU_ADDR")
+
+
 def tpu_attached() -> bool:
-    """Whether this machine has TPU chips attached (a Cloud TPU VM, e.g. Colab's TPU runtime)."""
+    """Whether this machine has TPU chips attached or a TPU runtime says so (Colab, Kaggle, Cloud TPU VMs)."""
+    if any(os.environ.get(name) for name in TPU_VARIABLES):
+        return True
     return any(Path("/dev").glob("accel*")) or any(Path("/dev/vfio").glob("[0-9]*"))
 
 
@@ -119,16 +126,30 @@ def tensorflow_report() -> FrameworkReport:
     tpus = tf.config.list_logical_devices("TPU")
     report.accelerators += [Accelerator("tpu", d.name) for d in tpus]
     if tpu_attached() and not tpus:
-        report.notes.append(
-            "TPU chips are attached but not initialised: see module 09 "
-            "(TPUClusterResolver(tpu='local') and tf.tpu.experimental.initialize_tpu_system)."
-        )
+        report.accelerators += _resolve_tpu(tf, report.notes)
     intra = tf.config.threading.get_intra_op_parallelism_threads()
     inter = tf.config.threading.get_inter_op_parallelism_threads()
     # 0 means "let TensorFlow decide", which is one thread per usable core.
     report.threads = {"intra-op": intra or usable_cpus(), "inter-op": inter or usable_cpus()}
     report.best = _pick("tensorflow", report, "auto")
     return report
+
+
+def _resolve_tpu(tf: Any, notes: list[str]) -> list[Accelerator]:
+    """Ask TensorFlow's TPU resolver how many TPU cores this machine has, without initialising them."""
+    try:
+        resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu="local")
+        cores = resolver.num_accelerators().get("TPU", 0)
+    except Exception as err:  # the resolver raises several error types when no TPU answers
+        cores, why = 0, f" ({type(err).__name__}: {err})"
+    else:
+        why = ""
+    if not cores:
+        notes.append(f"a TPU runtime is signalled, but TensorFlow's TPU resolver found none{why}.")
+        return []
+    notes.append("TPU cores found but not initialised: tf.tpu.experimental.initialize_tpu_system(resolver) "
+                 "comes first (module 09).")
+    return [Accelerator("tpu", f"TPU core {i} (via TPUClusterResolver)") for i in range(cores)]
 
 
 def _pick(framework: str, report: FrameworkReport, device: str) -> str:

@@ -33,7 +33,8 @@ STUB = 'raise NotImplementedError("replace this line with your code")'
 def strip_solutions(source: str, where: str) -> str:
     """The cell's source with every solution block replaced by its stub; ValueError on a bad block."""
     out: list[str] = []
-    inside, indent, hints, start = False, "", [], 0
+    inside, indent, start = False, "", 0
+    hints: list[str] = []
     for number, line in enumerate(source.split("\n"), 1):
         text = line.strip()
         if text == BEGIN:

@@ -70,7 +70,7 @@ class BenchmarkResult:
         return {**asdict(self), "iqr": self.iqr}
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "BenchmarkResult":
+    def from_dict(cls, data: dict[str, Any]) -> BenchmarkResult:
         """Rebuild a result from `as_dict()` output (e.g. one measured in another process)."""
         return cls(**{k: v for k, v in data.items() if k != "iqr"})
 
@@ -93,7 +93,7 @@ class Timer:
         self._sync = synchronizer(framework, device)
         self.elapsed: float = math.nan
 
-    def __enter__(self) -> "Timer":
+    def __enter__(self) -> Timer:
         self._sync()
         self._start = time.perf_counter()
         return self
@@ -165,7 +165,7 @@ def benchmark(
 
     q1, median, q3 = statistics.quantiles(per_call, n=4) if len(per_call) > 1 else per_call * 3
     return BenchmarkResult(
-        label or getattr(fn, "__name__", "fn"), median, q1, q3, len(per_call), number, warmup
+        label or str(getattr(fn, "__name__", "fn")), median, q1, q3, len(per_call), number, warmup
     )
 
 

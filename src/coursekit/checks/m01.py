@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -68,7 +69,7 @@ def sigmoid_grad(ops: Ops, fn: Any) -> None:
 
 def second_derivative(ops: Ops, fn: Any) -> None:
     x = np.array([-1.5, -0.5, 0.5, 2.0])
-    cases = [
+    cases: list[tuple[str, Callable[[Any], Any], np.ndarray, np.ndarray]] = [
         ("x**3", lambda t: t**3, 3 * x**2, 6 * x),
         ("sin(x)", ops.sin, np.cos(x), -np.sin(x)),
     ]
@@ -95,7 +96,11 @@ def clip_grad(ops: Ops, fn: Any) -> None:
     x = np.array([0.5, -1.0, 2.0, 3.0])
     weights = np.array([-3.0, -0.5, 0.2, 2.5])
     for limit in (1.0, 0.3):
-        value, grad = ops.value_and_grad(lambda t, limit=limit: fn(t, limit), x, weights)
+
+        def with_limit(t: Any, limit: float = limit) -> Any:
+            return fn(t, limit)
+
+        value, grad = ops.value_and_grad(with_limit, x, weights)
         if not np.allclose(value, x):
             raise Wrong("the forward pass should return x unchanged; clip the *gradient* in the backward "
                         "pass, not the values")
