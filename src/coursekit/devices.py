@@ -112,12 +112,14 @@ def tensorflow_report() -> FrameworkReport:
     """What TensorFlow sees. Imports TensorFlow."""
     tf = require("tensorflow")
     report = FrameworkReport("tensorflow", tf.__version__)
+    # On macOS a "GPU" is the Apple GPU through the tensorflow-metal plugin; elsewhere it is CUDA.
+    gpu_kind = "mps" if sys.platform == "darwin" else "cuda"
     for gpu in tf.config.list_physical_devices("GPU"):
         details = tf.config.experimental.get_device_details(gpu)
         cap = details.get("compute_capability")
         report.accelerators.append(
             Accelerator(
-                "cuda",
+                gpu_kind,
                 details.get("device_name", gpu.name),
                 None,  # TensorFlow reports memory in use, not the card's total
                 ".".join(map(str, cap)) if cap else None,
@@ -179,9 +181,13 @@ def best_device(framework: str, device: str = "auto") -> str:
     the framework does not see raises a ValueError that lists what it does see.
     """
     key = _check_device(device)
-    name = canonical(framework)
-    report = torch_report() if name == "torch" else tensorflow_report()
-    return _pick(name, report, key)
+    report = framework_report(framework)
+    return _pick(report.framework, report, key)
+
+
+def framework_report(framework: str) -> FrameworkReport:
+    """What the framework sees ('torch'/'pytorch' or 'tensorflow'/'tf'); imports it."""
+    return torch_report() if canonical(framework) == "torch" else tensorflow_report()
 
 
 def doctor_report(frameworks: tuple[str, ...] = ("torch", "tensorflow")) -> tuple[str, list[str]]:
@@ -200,7 +206,7 @@ def doctor_report(frameworks: tuple[str, ...] = ("torch", "tensorflow")) -> tupl
             missing.append(name)
             rows.append([name, "MISSING", "-", "-", f"install: {install_hint(name)}"])
             continue
-        rep = torch_report() if name == "torch" else tensorflow_report()
+        rep = framework_report(name)
         threads = ", ".join(f"{k} {v}" for k, v in rep.threads.items())
         accel = "; ".join(_describe(a) for a in rep.accelerators) or "none (CPU only)"
         rows.append([name, rep.version or "?", rep.best or "-", threads, accel])
@@ -221,6 +227,7 @@ __all__ = [
     "FrameworkReport",
     "best_device",
     "doctor_report",
+    "framework_report",
     "runtime",
     "tensorflow_report",
     "torch_report",
