@@ -25,9 +25,10 @@ def test_lesson_twins_have_identical_headings_ending_in_the_closing_sections():
 
 @pytest.fixture
 def course(tmp_path):
-    """A copy of the course's 00 module in a scratch tree, to break on purpose."""
+    """A copy of the course's notebooks in a scratch tree, to break on purpose."""
     shutil.copy(ROOT / "pyproject.toml", tmp_path)
-    shutil.copytree(ROOT / "notebooks" / "00_setup", tmp_path / "notebooks" / "00_setup")
+    for kind in ("notebooks", "exercises", "solutions"):
+        shutil.copytree(ROOT / kind, tmp_path / kind)
     assert tree_problems(tmp_path) == []
     return tmp_path
 
@@ -77,6 +78,18 @@ def test_fails_on_stale_headers_outputs_and_bad_parameters_and_write_mends_heade
     assert write_tree(course) == [path.relative_to(course)]
     left = "\n".join(tree_problems(course))
     assert "title cell" not in left and "setup cell" not in left
+
+
+def test_fails_on_a_dead_link_and_on_a_lesson_that_does_not_link_its_exercises(course):
+    lesson = course / "notebooks/01_tensors_autodiff/01_tensors_autodiff_pytorch.ipynb"
+
+    def unlink_exercises(nb):
+        summary = nb.cells[-1]
+        summary.source = summary.source.replace("../../exercises/", "../../exercises-gone/")
+    edit(lesson, unlink_exercises)
+    found = "\n".join(tree_problems(course))
+    assert "the link '../../exercises-gone/01_tensors_autodiff/01_tensors_autodiff_pytorch.ipynb' points at no file" in found
+    assert "01_tensors_autodiff_pytorch.ipynb: the Summary does not link to its exercises" in found
 
 
 def test_misplaced_notebooks_are_named(course):

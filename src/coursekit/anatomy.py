@@ -256,6 +256,10 @@ def tree_problems(root: Path) -> list[str]:
             continue
         notebook = nbformat.read(root / rel, as_version=4)
         out += problems(notebook, nb, course)
+        out += [f"{rel}: {problem}" for problem in link_problems(notebook, root / rel)]
+        exercises = Path("exercises", *rel.parts[1:])
+        if nb.kind == "lesson" and exercises in present and not _links_to(notebook, root / rel, root / exercises):
+            out.append(f"{rel}: the Summary does not link to its exercises ({exercises})")
         if nb.twin not in present:
             out.append(f"{rel}: its twin {nb.twin} is missing (every notebook comes in a pair)")
         elif nb.framework == "pytorch":
@@ -270,6 +274,28 @@ def tree_problems(root: Path) -> list[str]:
         elif new != old:
             out.append("README.md: the course map is out of date: run `coursekit anatomy --write`")
     return out
+
+
+LINK = re.compile(r"\]\((?!https?:|#|mailto:)([^)\s]+)\)")
+
+
+def _links(notebook: Any, path: Path) -> list[tuple[str, Path]]:
+    """Every relative link in the markdown cells, with the file it points to."""
+    return [
+        (target, (path.parent / target.split("#", 1)[0]).resolve())
+        for cell in notebook.cells if cell.cell_type == "markdown"
+        for target in LINK.findall(_text(cell))
+    ]
+
+
+def _links_to(notebook: Any, path: Path, target: Path) -> bool:
+    return any(resolved == target.resolve() for _, resolved in _links(notebook, path))
+
+
+def link_problems(notebook: Any, path: Path) -> list[str]:
+    """Relative links in the notebook's markdown that point at no file (a learner would click them)."""
+    return [f"the link {target!r} points at no file" for target, resolved in _links(notebook, path)
+            if not resolved.exists()]
 
 
 def _heading_diff(mine: list[str], theirs: list[str]) -> str:
