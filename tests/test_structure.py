@@ -6,7 +6,7 @@ import nbformat
 import pytest
 
 from coursekit.anatomy import Course, NotebookId, course_notebooks, headings, tree_problems, write_tree
-from helpers import ROOT
+from helpers import ROOT, run_python
 
 
 def test_the_course_follows_its_anatomy():
@@ -95,6 +95,16 @@ def test_fails_on_a_dead_link_and_on_a_lesson_that_does_not_link_its_exercises(c
 def test_misplaced_notebooks_are_named(course):
     (course / "notebooks/00_setup/scratch.ipynb").write_text((course / "notebooks/00_setup/00_setup_pytorch.ipynb").read_text())
     assert any("scratch.ipynb: a course notebook lives at" in p for p in tree_problems(course))
+
+
+def test_setup_cell_does_nothing_where_coursekit_is_installed_and_explains_where_it_is_not():
+    from coursekit.anatomy import setup_source
+
+    source = setup_source(Course.from_pyproject(ROOT))
+    assert run_python(source + "\nprint('ok')").stdout.strip() == "ok"
+    out = run_python(source, hide=("coursekit",))
+    assert out.returncode == 1 and "ModuleNotFoundError: coursekit is not installed" in out.stderr
+    assert "`make lab`" in out.stderr
 
 
 def test_badges_and_setup_come_from_the_one_repository_setting():
