@@ -256,9 +256,10 @@ def tree_problems(root: Path) -> list[str]:
             continue
         notebook = nbformat.read(root / rel, as_version=4)
         out += problems(notebook, nb, course)
-        out += [f"{rel}: {problem}" for problem in link_problems(notebook, root / rel)]
+        links = _links(notebook, root / rel)
+        out += [f"{rel}: the link {target!r} points at no file" for target, to in links if not to.exists()]
         exercises = Path("exercises", *rel.parts[1:])
-        if nb.kind == "lesson" and exercises in present and not _links_to(notebook, root / rel, root / exercises):
+        if nb.kind == "lesson" and exercises in present and (root / exercises).resolve() not in {to for _, to in links}:
             out.append(f"{rel}: the Summary does not link to its exercises ({exercises})")
         if nb.twin not in present:
             out.append(f"{rel}: its twin {nb.twin} is missing (every notebook comes in a pair)")
@@ -286,16 +287,6 @@ def _links(notebook: Any, path: Path) -> list[tuple[str, Path]]:
         for cell in notebook.cells if cell.cell_type == "markdown"
         for target in LINK.findall(_text(cell))
     ]
-
-
-def _links_to(notebook: Any, path: Path, target: Path) -> bool:
-    return any(resolved == target.resolve() for _, resolved in _links(notebook, path))
-
-
-def link_problems(notebook: Any, path: Path) -> list[str]:
-    """Relative links in the notebook's markdown that point at no file (a learner would click them)."""
-    return [f"the link {target!r} points at no file" for target, resolved in _links(notebook, path)
-            if not resolved.exists()]
 
 
 def _heading_diff(mine: list[str], theirs: list[str]) -> str:

@@ -34,7 +34,7 @@ class Exercise:
     id: str
     title: str
     hint: str
-    run: Callable[[Ops, Any], str | None]  # raises Wrong; may return a note shown on success
+    run: Callable[[Ops, Any], None]  # raises Wrong when the answer is wrong
 
 
 @dataclass(frozen=True)
@@ -66,7 +66,7 @@ class Checker:
             raise ValueError(f"unknown exercise {exercise!r}: expected one of {', '.join(registry)}")
         ex = registry[exercise]
         try:
-            note = ex.run(self.ops, answer)
+            ex.run(self.ops, answer)
         except NotImplementedError:
             verdict = self._record(ex, "unsolved", "not solved yet: write your code in the cell above, "
                                    "run that cell, then this one.")
@@ -75,8 +75,8 @@ class Checker:
         except Wrong as wrong:
             self._record(ex, "failed", str(wrong))
             raise CheckFailed(f"✗ {ex.id} {ex.title}: {wrong}\n  Hint: {ex.hint}") from None
-        verdict = self._record(ex, "passed", note or "")
-        print(f"✓ {ex.id} {ex.title}: passed." + (f" {note}" if note else ""))
+        verdict = self._record(ex, "passed", "")
+        print(f"✓ {ex.id} {ex.title}: passed.")
         return verdict
 
     def _record(self, ex: Exercise, status: str, message: str) -> Verdict:
@@ -91,7 +91,8 @@ class Checker:
     def summary(self) -> Table:
         """This session's verdicts, one row per exercise checked."""
         marks = {"passed": "✓ passed", "unsolved": "○ not solved yet", "failed": "✗ not yet right"}
-        rows = [[v.exercise, _registry()[v.exercise].title, marks[v.status]] for v in self.verdicts.values()]
+        registry = _registry()
+        rows = [[v.exercise, registry[v.exercise].title, marks[v.status]] for v in self.verdicts.values()]
         solved = sum(v.status == "passed" for v in self.verdicts.values())
         return Table(["exercise", "what", "status"], rows, f"{solved} of {len(rows)} solved")
 
