@@ -96,10 +96,15 @@ class NotebookId:
         return f"# {number} · {MODULES[self.module]}{kind} — {FRAMEWORK_NAMES[self.framework]}"
 
 
+def colab_url(nb: NotebookId, course: Course) -> str:
+    """Where Colab opens this notebook, at the course's release ref."""
+    return f"https://colab.research.google.com/github/{course.slug}/blob/{course.ref}/{nb.path.as_posix()}"
+
+
 def badge_line(nb: NotebookId, course: Course) -> str:
     """Colab and Binder launch badges for this notebook, and a link to its twin."""
     path = nb.path.as_posix()
-    colab = f"https://colab.research.google.com/github/{course.slug}/blob/{course.ref}/{path}"
+    colab = colab_url(nb, course)
     binder = f"https://mybinder.org/v2/gh/{course.slug}/{course.ref}?urlpath=lab/tree/{path}"
     twin = FRAMEWORK_NAMES[TWIN[nb.framework]]
     return (
@@ -259,7 +264,8 @@ def tree_problems(root: Path) -> list[str]:
         links = _links(notebook, root / rel)
         out += [f"{rel}: the link {target!r} points at no file" for target, to in links if not to.exists()]
         exercises = Path("exercises", *rel.parts[1:])
-        if nb.kind == "lesson" and exercises in present and (root / exercises).resolve() not in {to for _, to in links}:
+        linked = {to for _, to in links}
+        if nb.kind == "lesson" and exercises in present and (root / exercises).resolve() not in linked:
             out.append(f"{rel}: the Summary does not link to its exercises ({exercises})")
         if nb.twin not in present:
             out.append(f"{rel}: its twin {nb.twin} is missing (every notebook comes in a pair)")
@@ -311,8 +317,7 @@ def course_map(root: Path, course: Course) -> str:
         cells = []
         for kind in ("lesson", "exercises", "solutions"):
             links = [
-                f"[{FRAMEWORK_NAMES[nb.framework]}]({nb.path.as_posix()}) "
-                f"[![Colab]({colab_badge})](https://colab.research.google.com/github/{course.slug}/blob/{course.ref}/{nb.path.as_posix()})"
+                f"[{FRAMEWORK_NAMES[nb.framework]}]({nb.path.as_posix()}) [![Colab]({colab_badge})]({colab_url(nb, course)})"
                 for fw in FRAMEWORK_NAMES
                 for nb in present
                 if nb.module == module and nb.kind == kind and nb.framework == fw
