@@ -4,7 +4,7 @@ import nbformat
 import pytest
 
 from coursekit import exercises
-from coursekit.anatomy import course_notebooks
+from coursekit.course import course_notebooks
 from helpers import ROOT, check_ids, execute_with_check_log
 
 EXERCISES = [p for p in course_notebooks(ROOT) if p.parts[0] == "exercises"]

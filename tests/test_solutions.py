@@ -2,7 +2,7 @@
 
 import pytest
 
-from coursekit.anatomy import course_notebooks
+from coursekit.course import course_notebooks
 from helpers import ROOT, check_ids, execute_with_check_log
 
 SOLUTIONS = [p for p in course_notebooks(ROOT) if p.parts[0] == "solutions"]

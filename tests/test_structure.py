@@ -5,7 +5,8 @@ import shutil
 import nbformat
 import pytest
 
-from coursekit.anatomy import Course, NotebookId, course_notebooks, headings, tree_problems, write_tree
+from coursekit.anatomy import headings, tree_problems, write_tree
+from coursekit.course import Course, NotebookId, course_notebooks
 from helpers import ROOT, run_python
 
 
@@ -114,3 +115,25 @@ def test_badges_and_setup_come_from_the_one_repository_setting():
     assert f"colab.research.google.com/github/{course.slug}/blob/{course.ref}/{nb.path.as_posix()}" in first[0].source
     assert f"mybinder.org/v2/gh/{course.slug}/{course.ref}?urlpath=lab/tree/{nb.path.as_posix()}" in first[0].source
     assert f"git+{course.repository}@{course.ref}" in first[1].source
+
+
+def test_a_course_level_notebook_has_its_own_anatomy_and_no_twin(course):
+    scorecard = nbformat.v4.new_notebook()
+    scorecard.cells = [nbformat.v4.new_markdown_cell("# x\n\n**Objectives**\n\n- compare\n\n**Run time**: 5 s"),
+                       nbformat.v4.new_code_cell("x = 1", metadata={"tags": ["parameters"]}),
+                       nbformat.v4.new_markdown_cell("## 1. Gather\n\n## 2. Summary")]
+    nbformat.write(scorecard, course / "notebooks/scorecard.ipynb")
+    found = tree_problems(course)
+    assert found == ["notebooks/scorecard.ipynb: the title cell is not the generated title and badges: run `coursekit anatomy --write`",
+                     "notebooks/scorecard.ipynb: cell 2 is not the generated setup cell: run `coursekit anatomy --write`",
+                     "notebooks/scorecard.ipynb: the parameters cell must be cell 3, tagged 'parameters' (found: cells [2])"]
+    write_tree(course)
+    assert tree_problems(course) == []
+    title = nbformat.read(course / "notebooks/scorecard.ipynb", as_version=4).cells[0].source
+    assert title.startswith("# Scorecard: the two frameworks on your machine\n\n[![Open in Colab]") and "Twin:" not in title
+
+
+def test_an_unknown_course_level_notebook_is_named(course):
+    shutil.copy(ROOT / "notebooks/00_setup/00_setup_pytorch.ipynb", course / "notebooks/scratch.ipynb")
+    assert any("notebooks/scratch.ipynb: a course-level notebook must be one of notebooks/scorecard.ipynb" in p
+               for p in tree_problems(course))

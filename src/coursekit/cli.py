@@ -9,7 +9,7 @@ from pathlib import Path
 
 
 def _root() -> Path:
-    from coursekit.locate import course_root
+    from coursekit.course import course_root
 
     root = course_root()
     if root is None:
@@ -74,12 +74,22 @@ def cmd_exercises(args: argparse.Namespace) -> int:
     return 1 if problems else 0
 
 
+def _framework(name: str) -> str:
+    """argparse type: any spelling the course accepts, as the canonical key."""
+    from coursekit.course import framework
+
+    try:
+        return framework(name).key
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="coursekit", description="Helpers of the PyTorch + TensorFlow course.")
     sub = parser.add_subparsers(dest="command", required=True)
     doctor = sub.add_parser("doctor", help="what is installed and which devices each framework sees")
-    doctor.add_argument("--framework", action="append", choices=["torch", "tensorflow"],
-                        help="check only this framework (repeatable); default both")
+    doctor.add_argument("--framework", action="append", type=_framework, metavar="NAME",
+                        help="check only this framework: torch (pytorch) or tensorflow (tf); repeatable; default both")
     doctor.set_defaults(func=cmd_doctor, framework=None)
     run = sub.add_parser("run", help="execute notebooks headless with papermill and print a summary")
     run.add_argument("paths", nargs="*", help="notebooks or folders (default: notebooks/)")

@@ -24,7 +24,8 @@ from __future__ import annotations
 import copy
 from pathlib import Path
 
-from coursekit.anatomy import Course, NotebookId, course_notebooks, write_header
+from coursekit.anatomy import write_header
+from coursekit.course import Course, NotebookId, course_notebooks
 
 BEGIN, END, HINT = "### BEGIN SOLUTION", "### END SOLUTION", "### HINT:"
 STUB = 'raise NotImplementedError("replace this line with your code")'

@@ -7,26 +7,16 @@ import importlib.util
 import sys
 from types import ModuleType
 
-# Canonical names used across the course, with the module each one imports and how to install it.
-FRAMEWORKS: dict[str, tuple[str, str]] = {
-    "torch": ("torch", "pip install torch==2.13.*  (CPU build; see the course README)"),
-    "tensorflow": ("tensorflow", "pip install tensorflow-cpu==2.21.*  (macOS: tensorflow==2.21.*)"),
-}
-ALIASES = {"torch": "torch", "pytorch": "torch", "tensorflow": "tensorflow", "tf": "tensorflow"}
+from coursekit.course import framework
 
 
 class FrameworkMissing(ImportError):
     """Raised when a function needs a framework that is not installed in this environment."""
 
 
-def canonical(framework: str) -> str:
-    """Return 'torch' or 'tensorflow' for any accepted spelling, or raise a ValueError naming them."""
-    key = str(framework).strip().lower()
-    if key not in ALIASES:
-        raise ValueError(
-            f"unknown framework {framework!r}: expected one of {', '.join(sorted(ALIASES))}"
-        )
-    return ALIASES[key]
+def canonical(name: str) -> str:
+    """Return 'torch' or 'tensorflow' (the module to import) for any accepted spelling, else ValueError."""
+    return framework(name).key
 
 
 def module_available(module: str) -> bool:
@@ -39,38 +29,37 @@ def module_available(module: str) -> bool:
         return False
 
 
-def available(framework: str) -> bool:
+def available(name: str) -> bool:
     """Whether the framework can be imported here, found without importing it."""
-    return module_available(FRAMEWORKS[canonical(framework)][0])
+    return module_available(canonical(name))
 
 
-def install_hint(framework: str) -> str:
+def install_hint(name: str) -> str:
     """The install command the course recommends for a framework."""
-    return FRAMEWORKS[canonical(framework)][1]
+    return framework(name).install
 
 
-def require(framework: str) -> ModuleType:
+def require(name: str) -> ModuleType:
     """Import and return the framework's module, or raise FrameworkMissing saying how to install it."""
-    name = canonical(framework)
-    module, install = FRAMEWORKS[name]
+    fw = framework(name)
     try:
-        return importlib.import_module(module)
+        return importlib.import_module(fw.key)
     except ImportError as err:
         raise FrameworkMissing(
-            f"{name} is not installed in this Python environment ({sys.executable}), "
-            f"and this step needs it. Install it with: {install}. "
+            f"{fw.key} is not installed in this Python environment ({sys.executable}), "
+            f"and this step needs it. Install it with: {fw.install}. "
             f"(Import error: {err})"
         ) from err
 
 
-def version(framework: str) -> str | None:
+def version(name: str) -> str | None:
     """The installed version of the framework, read from package metadata without importing it."""
     from importlib import metadata
 
-    name = canonical(framework)
-    if not available(name):
+    key = canonical(name)
+    if not available(key):
         return None
-    dists = ("torch",) if name == "torch" else ("tensorflow", "tensorflow-cpu", "tensorflow-macos")
+    dists = ("torch",) if key == "torch" else ("tensorflow", "tensorflow-cpu", "tensorflow-macos")
     for dist in dists:
         try:
             return metadata.version(dist)

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from coursekit.locate import course_root
+from coursekit.course import course_root
 from coursekit.timing import BenchmarkResult
 
 NOTEBOOK_ID = re.compile(r"^(?P<module>\d\d_[a-z0-9_]+?)_(?P<framework>pytorch|tensorflow)$")

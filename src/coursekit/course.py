@@ -1,0 +1,171 @@
+"""The course model: its modules, its frameworks, where it lives, and what a notebook's path means.
+
+Anatomy, exercises, results, checks and the command line all read these tables, so a module, a
+framework spelling or a notebook kind is declared once, here.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+# Module folder -> title, as in the blueprint's table of modules.
+MODULES = {
+    "00_setup": "Setup: what you have and what it sees",
+    "01_tensors_autodiff": "Tensors and automatic differentiation",
+    "02_execution_models": "Execution models: eager and graphs",
+    "03_networks": "Networks",
+    "04_data_pipelines": "Data pipelines",
+    "05_training_loops": "Training loops",
+    "06_debugging": "Debugging",
+    "07_compilation": "Compilation",
+    "08_performance": "Performance",
+    "09_distributed": "Distributed training",
+    "10_deployment": "Export and deployment",
+    "11_sequence_models": "Sequence models",
+    "12_capstone_porting": "Capstone: porting a model",
+}
+# Course-level notebooks: notebooks/<name>.ipynb, one per course, no twin (they gather both frameworks).
+COURSE_NOTEBOOKS = {
+    "scorecard": "Scorecard: the two frameworks on your machine",
+}
+# Top-level folder -> the kind of notebook it holds.
+KINDS = {"notebooks": "lesson", "exercises": "exercises", "solutions": "solutions"}
+
+
+@dataclass(frozen=True)
+class Framework:
+    """One framework and every way the course spells it."""
+
+    key: str  # what code passes around and imports: "torch", "tensorflow"
+    slug: str  # in notebook file names and saved results: "pytorch", "tensorflow"
+    title: str  # in prose and titles: "PyTorch", "TensorFlow"
+    aliases: tuple[str, ...]  # every spelling accepted from a learner, lower case
+    install: str  # the install command the course recommends
+
+
+FRAMEWORKS = {
+    "torch": Framework("torch", "pytorch", "PyTorch", ("torch", "pytorch"),
+                       "pip install torch==2.13.*  (CPU build; see the course README)"),
+    "tensorflow": Framework("tensorflow", "tensorflow", "TensorFlow", ("tensorflow", "tf"),
+                            "pip install tensorflow-cpu==2.21.*  (macOS: tensorflow==2.21.*)"),
+}
+_SPELLINGS = {alias: fw for fw in FRAMEWORKS.values() for alias in fw.aliases}
+
+
+def framework(name: object) -> Framework:
+    """The framework for any accepted spelling (torch, pytorch, tensorflow, tf, any case), else ValueError."""
+    key = name.strip().lower() if isinstance(name, str) else None
+    if key not in _SPELLINGS:
+        raise ValueError(f"unknown framework {name!r}: expected one of {', '.join(sorted(_SPELLINGS))}")
+    return _SPELLINGS[key]
+
+
+def twin_of(fw: Framework) -> Framework:
+    """The other framework of the pair."""
+    return next(other for other in FRAMEWORKS.values() if other is not fw)
+
+
+FILENAME = re.compile(r"^(?P<module>\d\d_[a-z0-9_]+)_(?P<framework>pytorch|tensorflow)\.ipynb$")
+
+
+@dataclass(frozen=True)
+class NotebookId:
+    """What a notebook's path says: its kind (lesson, exercises, solutions or course), module and framework.
+
+    A course-level notebook (notebooks/scorecard.ipynb) has kind 'course', its name as module and
+    no framework: it has no twin.
+    """
+
+    path: Path  # relative to the course root, e.g. notebooks/00_setup/00_setup_pytorch.ipynb
+    kind: str
+    module: str
+    framework: Framework | None
+
+    @classmethod
+    def parse(cls, relpath: Path) -> NotebookId:
+        """Read the id from a path relative to the course root; ValueError naming the rule it breaks."""
+        parts = relpath.parts
+        if len(parts) == 2 and parts[0] == "notebooks" and relpath.suffix == ".ipynb":
+            if relpath.stem not in COURSE_NOTEBOOKS:
+                raise ValueError(f"{relpath}: a course-level notebook must be one of "
+                                 f"{', '.join(f'notebooks/{n}.ipynb' for n in COURSE_NOTEBOOKS)}")
+            return cls(relpath, "course", relpath.stem, None)
+        match = FILENAME.match(relpath.name)
+        if len(parts) != 3 or parts[0] not in KINDS or not match or match["module"] != parts[1]:
+            raise ValueError(
+                f"{relpath}: a course notebook lives at <notebooks|exercises|solutions>/NN_slug/"
+                "NN_slug_<pytorch|tensorflow>.ipynb"
+            )
+        if parts[1] not in MODULES:
+            raise ValueError(f"{relpath}: module {parts[1]!r} is not in the course map ({', '.join(MODULES)})")
+        return cls(relpath, KINDS[parts[0]], parts[1], framework(match["framework"]))
+
+    @property
+    def twin(self) -> Path | None:
+        """The twin's path: the same notebook in the other framework (None for a course-level notebook)."""
+        if self.framework is None:
+            return None
+        return self.path.with_name(f"{self.module}_{twin_of(self.framework).slug}.ipynb")
+
+    @property
+    def title(self) -> str:
+        """The title line, e.g. '# 00 · Setup: what you have and what it sees — PyTorch'."""
+        if self.framework is None:
+            return f"# {COURSE_NOTEBOOKS[self.module]}"
+        kind = "" if self.kind == "lesson" else f" ({self.kind})"
+        return f"# {self.module[:2]} · {MODULES[self.module]}{kind} — {self.framework.title}"
+
+
+RESULTS_ID = re.compile(r"^(?P<module>\d\d_[a-z0-9_]+?)_(?P<framework>pytorch|tensorflow)$")
+
+
+def parse_results_id(notebook: str) -> tuple[str, Framework]:
+    """'01_tensors_autodiff_pytorch' -> ('01_tensors_autodiff', PyTorch); ValueError naming the form."""
+    match = RESULTS_ID.match(notebook) if isinstance(notebook, str) else None
+    if not match:
+        raise ValueError(f"notebook id {notebook!r} is not of the form NN_slug_pytorch or NN_slug_tensorflow "
+                         "(e.g. '00_setup_pytorch')")
+    return match["module"], framework(match["framework"])
+
+
+@dataclass(frozen=True)
+class Course:
+    """Where the course lives: the repository URL and the git ref launches and installs use."""
+
+    repository: str  # e.g. https://github.com/ORG/REPO
+    ref: str
+
+    @classmethod
+    def from_pyproject(cls, root: Path) -> Course:
+        """Read the URL from [project.urls] Repository and the ref from [tool.coursekit] in pyproject."""
+        data = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))
+        return cls(data["project"]["urls"]["Repository"].rstrip("/"), data["tool"]["coursekit"]["ref"])
+
+    @property
+    def slug(self) -> str:
+        """ORG/REPO, as the launch services want it."""
+        return self.repository.split("github.com/", 1)[1]
+
+
+def course_root(start: Path | None = None) -> Path | None:
+    """The course folder containing `start` (default: the working directory), or None outside it:
+    the nearest folder above with a pyproject.toml that has a [tool.coursekit] table."""
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        project = folder / "pyproject.toml"
+        if project.is_file() and "[tool.coursekit]" in project.read_text(encoding="utf-8"):
+            return folder
+    return None
+
+
+def course_notebooks(root: Path) -> list[Path]:
+    """Every notebook of the course under root, relative to it, sorted."""
+    return sorted(
+        p.relative_to(root)
+        for kind in KINDS
+        for p in (root / kind).glob("**/*.ipynb")
+        if ".ipynb_checkpoints" not in p.parts
+    )
