@@ -32,7 +32,7 @@ lab: setup
 	$(BIN)/jupyter lab --ServerApp.root_dir=$(CURDIR) $(ROOT_FLAG) notebooks/00_setup/00_setup_pytorch.ipynb
 
 test: setup
-	TF_CPP_MIN_LOG_LEVEL=3 $(BIN)/python -m pytest
+	$(BIN)/python -m pytest
 
 course: setup
 	$(BIN)/coursekit run notebooks solutions exercises

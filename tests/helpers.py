@@ -26,10 +26,17 @@ sys.meta_path[:] = [_Hide(finder) for finder in sys.meta_path]
 """
 
 
-def run_python(code: str, *, hide: tuple[str, ...] = (), args: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
-    """Run code in a fresh interpreter of this environment, with the given top-level packages hidden."""
+def run_python(
+    code: str, *, hide: tuple[str, ...] = (), args: tuple[str, ...] = (), env: dict[str, str | None] | None = None
+) -> subprocess.CompletedProcess:
+    """Run code in a fresh interpreter of this environment, with the given top-level packages hidden.
+
+    env: variables to set on top of this process's (None removes one); TensorFlow's C++ logs are off
+    unless env says otherwise.
+    """
     prelude = HIDE.format(hidden=set(hide)) if hide else ""
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    merged = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **(env or {})}
+    env = {k: v for k, v in merged.items() if v is not None}
     return subprocess.run(
         [sys.executable, "-c", prelude + textwrap.dedent(code), *args],
         capture_output=True, text=True, env=env, cwd=ROOT, timeout=300,

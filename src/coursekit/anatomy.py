@@ -55,7 +55,13 @@ if importlib.util.find_spec("coursekit") is None:
             "JupyterLab with `make lab` (it installs everything), or run `pip install -e .` there."
         )
     package = "git+{course.repository}@{course.ref}"
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", package], check=True)'''
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", package], check=True)
+
+# TensorFlow prints C++ start-up notices as it loads (module 00 shows and explains them); this keeps
+# them out of the outputs, unless you set TF_CPP_MIN_LOG_LEVEL yourself. It imports no framework.
+from coursekit.notices import quiet_tensorflow_startup
+
+quiet_tensorflow_startup()'''
 
 
 def _text(cell: Any) -> str:

@@ -42,6 +42,10 @@ def install_hint(name: str) -> str:
 def require(name: str) -> ModuleType:
     """Import and return the framework's module, or raise FrameworkMissing saying how to install it."""
     fw = framework(name)
+    if fw.key == "tensorflow":
+        from coursekit.notices import quiet_tensorflow_startup
+
+        quiet_tensorflow_startup()
     try:
         return importlib.import_module(fw.key)
     except ImportError as err:
