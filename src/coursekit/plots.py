@@ -74,12 +74,17 @@ def new_figure(ncols: int = 1, width: float = 5.0, height: float = 3.2) -> tuple
     return fig, [fig.add_subplot(1, ncols, i + 1) for i in range(ncols)]
 
 
-def _numbers(label: str, values: Any) -> list[float]:
+def _number(label: str, value: Any) -> float:
     try:
-        numbers = [float(v) for v in values]
+        return float(value)  # also a 0-d tensor or a NumPy scalar
     except (TypeError, ValueError) as err:
-        raise TypeError(f"{label!r}: expected a sequence of numbers, got {type(values).__name__} "
-                        f"{str(values)[:60]} ({err}); convert tensors with .tolist()") from err
+        raise TypeError(f"{label}: expected a number, got {type(value).__name__} {str(value)[:60]!r}") from err
+
+
+def _numbers(label: str, values: Any) -> list[float]:
+    if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
+        raise TypeError(f"{label!r}: expected a sequence of numbers, got {type(values).__name__} {str(values)[:60]!r}")
+    numbers = [_number(f"{label!r}[{i}]", v) for i, v in enumerate(values)]
     if not numbers:
         raise ValueError(f"{label!r} has no values to plot")
     return numbers
@@ -129,8 +134,8 @@ def bars(values: Mapping[str, float], *, ylabel: str, title: str = "",
     if unknown:
         raise ValueError(f"errors for {unknown} have no bar; the bars are {sorted(values)}")
     labels = list(values)
-    numbers = [_numbers(label, [values[label]])[0] for label in labels]
-    yerr = [_numbers(f"errors[{k!r}]", [errors.get(k, 0.0)])[0] for k in labels] if errors else None
+    numbers = [_number(repr(label), values[label]) for label in labels]
+    yerr = [_number(f"errors[{k!r}]", errors.get(k, 0.0)) for k in labels] if errors else None
     return _bars(labels, numbers, yerr, ylabel, title)
 
 
@@ -227,11 +232,8 @@ class LivePlot:
         if unknown:
             raise ValueError(f"unknown keys {unknown}; this LivePlot has {list(self.points)}")
         for key, value in values.items():
-            try:
-                y = float(value)
-            except (TypeError, ValueError) as err:
-                raise TypeError(f"{key}={value!r} at step {step}: expected a number ({err})") from err
-            self.points[key][0].append(float(step))
+            y = _number(f"{key} at step {step}", value)
+            self.points[key][0].append(_number("step", step))
             self.points[key][1].append(y)
         self.updates += 1
         self._stale = True
