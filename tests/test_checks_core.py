@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 
-from coursekit.checks import CheckFailed, Checker, check_modules, checker
+from coursekit.checks import Checker, CheckFailed, check_modules, checker
 from coursekit.checks.core import Ops, Wrong, close, one_line
 
 
@@ -48,9 +48,8 @@ def test_failures_render_without_a_traceback():
 
 def test_the_learners_exceptions_become_one_sentence_and_stubs_pass_through():
     ops = Ops()
-    with pytest.raises(Wrong, match=r"^the backward pass raised RuntimeError: first line$"):
-        with ops.learner("the backward pass"):
-            raise RuntimeError("first line\n  traceback-ish detail")
+    with pytest.raises(Wrong, match=r"^the backward pass raised RuntimeError: first line$"), ops.learner("the backward pass"):
+        raise RuntimeError("first line\n  traceback-ish detail")
     with pytest.raises(NotImplementedError):
         ops.call(stub, 1)
     with pytest.raises(Wrong, match=r"^expected a function, got int 3$"):

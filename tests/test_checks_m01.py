@@ -2,9 +2,9 @@
 gets wrong (in both frameworks), including answers that get the values right by the wrong technique."""
 
 import pytest
+from helpers import run_python
 
 from coursekit.checks import CheckFailed, checker
-from helpers import run_python
 
 
 def stub(*args):
@@ -184,7 +184,7 @@ def answers_tf(tf):
     def loop(a, b):
         return tf.stack([tf.stack([tf.reduce_sum((p - q) ** 2) for q in b]) for p in a])
 
-    pairwise = lambda a, b: tf.reduce_sum((a[:, None] - b[None]) ** 2, -1)  # noqa: E731
+    pairwise = lambda a, b: tf.reduce_sum((a[:, None] - b[None]) ** 2, -1)
     h = 1e-2
     right = {
         "01.1": lambda x: (x - tf.reduce_mean(x, 0)) / tf.math.reduce_std(x, 0),

@@ -85,7 +85,7 @@ class Checker:
             return
         except Wrong as wrong:
             self._fail(ex, ops, str(wrong))
-        except Exception as err:  # the learner's code failed where no check expected it to
+        except Exception as err:  # noqa: BLE001 (the learner's code failed where no check expected it to)
             self._fail(ex, ops, f"running your code raised {one_line(err)}")
         self._record(ex, ops, "passed", "")
         print(f"✓ {ex.id} {ex.title}: passed.")

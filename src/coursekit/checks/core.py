@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from coursekit.frameworks import require
 
@@ -66,7 +67,7 @@ def position(idx: tuple[Any, ...]) -> str:
     return str(plain[0]) if len(plain) == 1 else str(plain)
 
 
-def close(got: np.ndarray, expected: np.ndarray, what: str, x: np.ndarray | None = None,
+def close(got: ArrayLike, expected: ArrayLike, what: str, x: np.ndarray | None = None,
           rtol: float = 1e-4, atol: float = 1e-5) -> None:
     """Raise Wrong naming the first value that differs (and where), if any does."""
     got, expected = np.asarray(got, dtype=np.float64), np.asarray(expected, dtype=np.float64)
@@ -108,7 +109,7 @@ class Ops:
             yield
         except (NotImplementedError, Wrong):
             raise
-        except Exception as err:
+        except Exception as err:  # noqa: BLE001 (any failure of the learner's code is the verdict)
             raise Wrong(f"{what} raised {one_line(err)}") from None
 
     def call(self, fn: Any, *args: Any) -> Any:

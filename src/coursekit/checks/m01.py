@@ -13,7 +13,15 @@ from typing import Any
 
 import numpy as np
 
-from coursekit.checks.core import Exercise, Ops, TensorFlowOps, TorchOps, Wrong, close, describe
+from coursekit.checks.core import (
+    Exercise,
+    Ops,
+    TensorFlowOps,
+    TorchOps,
+    Wrong,
+    close,
+    describe,
+)
 from coursekit.frameworks import available
 
 # The network the gradient checks differentiate: f(t) = sum_k v_k tanh(w_k t + b_k), elementwise in t.
@@ -70,7 +78,7 @@ class Probe:
             raise Wrong(self.ops.unrecorded)
 
 
-class Ops01:
+class Ops01(Ops):
     """What module 01's checks need beyond core.Ops (bound to each framework below)."""
 
     unrecorded = ""
@@ -142,7 +150,8 @@ class TensorFlow01(TensorFlowOps, Ops01):
 
     def is_recorded(self, t):
         try:
-            from tensorflow.python.eager import record  # no public API says whether a tape watches t
+            # No public API says whether a tape watches t.
+            from tensorflow.python.eager import record  # type: ignore[import-untyped]
         except ImportError:
             return True  # unknown: assume it was, and let the None result speak for itself
         return bool(record.should_record_backprop([t]))
@@ -295,7 +304,7 @@ def twin_original(ops: Ops01, logits: np.ndarray, labels: np.ndarray) -> tuple[f
     framework, twin_ops, original = ORIGINALS[ops.name]
     if available(framework):
         twin = twin_ops()
-        lib = getattr(twin, "torch", None) or twin.tf
+        lib = getattr(twin, "torch", None) or getattr(twin, "tf")  # noqa: B009 (one of the two exists)
         value = original(lib, twin.tensor(logits), twin.tensor(labels))
         return float(twin.to_numpy(value)), f"the {twin.name} original"
     log_probs = logits - np.log(np.exp(logits).sum(1, keepdims=True))
@@ -351,7 +360,7 @@ def minimize(ops: Ops01, fn: Any) -> None:
         return float(v @ th + 0.5 * x @ x), w.T @ (v * (1 - th**2)) + x
 
     def descend(mom: float) -> tuple[np.ndarray, list[float]]:
-        x, vel, hist = x0.copy(), np.zeros(3), []
+        x, vel, hist = x0.copy(), np.zeros(3), list[float]()
         for _ in range(steps):
             loss, grad = loss_and_grad(x)
             vel = mom * vel + grad
