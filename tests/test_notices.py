@@ -14,8 +14,8 @@ pytest.importorskip("tensorflow")
 NOTICE = "oneDNN custom operations are on"
 
 
-def stderr_of(cells, env):
-    """Run cells in a fresh kernel with `env` as its environment; the stderr text of each cell."""
+def outputs_of(cells, env):
+    """Run cells in a fresh kernel with `env` as its environment; the outputs of each cell."""
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell(c) for c in cells]
     saved = dict(os.environ)
@@ -26,7 +26,12 @@ def stderr_of(cells, env):
     finally:
         os.environ.clear()
         os.environ.update(saved)
-    return ["".join(o.get("text", "") for o in c.outputs if o.get("name") == "stderr") for c in nb.cells]
+    return [c.outputs for c in nb.cells]
+
+
+def stderr_of(cells, env):
+    """The stderr text of each cell, run as in outputs_of."""
+    return ["".join(o.get("text", "") for o in out if o.get("name") == "stderr") for out in outputs_of(cells, env)]
 
 
 def clean_env():
@@ -39,7 +44,9 @@ def test_a_notebook_that_runs_the_setup_cell_shows_no_startup_notice_and_real_er
     setup = setup_source(Course.from_pyproject(ROOT))
     cells = [setup, "import tensorflow as tf\nprint(tf.constant(2.0).numpy())",
              "import os, sys\nos.write(2, b'a real message\\n')"]
-    out = stderr_of(cells, clean_env())
+    outputs = outputs_of(cells, clean_env())
+    assert outputs[0] == [], f"the setup cell shows something: {outputs[0]}"
+    out = ["".join(o.get("text", "") for o in cell if o.get("name") == "stderr") for cell in outputs]
     assert NOTICE not in out[1] and "absl::InitializeLog" not in out[1], out[1]
     assert "a real message" in out[2]
 

@@ -79,15 +79,14 @@ class _QuietTensorFlowFinder(importlib.abc.MetaPathFinder):
         return spec
 
 
-def quiet_tensorflow_startup() -> bool:
+def quiet_tensorflow_startup() -> None:
     """Keep TensorFlow's start-up notices (and its C++ INFO logs) out of sight, unless the learner set
-    TF_CPP_MIN_LOG_LEVEL themselves or TensorFlow is already imported. True if it will act.
+    TF_CPP_MIN_LOG_LEVEL themselves or TensorFlow is already imported.
 
     Call it before `import tensorflow`; the import itself stays an ordinary import.
     """
     if "TF_CPP_MIN_LOG_LEVEL" in os.environ or "tensorflow" in sys.modules:
-        return False
+        return
     os.environ["TF_CPP_MIN_LOG_LEVEL"] = "1"  # C++ INFO off; warnings and errors still show
     if not any(isinstance(finder, _QuietTensorFlowFinder) for finder in sys.meta_path):
         sys.meta_path.insert(0, _QuietTensorFlowFinder())
-    return True
