@@ -57,7 +57,7 @@ def test_metrics_are_plain_values_or_curves(tmp_path):
 
 
 @pytest.mark.parametrize("metrics, key", [({"loss": float("nan")}, "'loss' is nan"),
-                                          ({"loss": [1.0, float("inf")]}, r"'loss\[1\]' is inf")])
+                                          ({"loss": [1.0, float("inf")]}, r"'loss'\[1\] is inf")])
 def test_nan_and_infinity_are_refused_naming_the_key(metrics, key, tmp_path):
     with pytest.raises(ValueError, match=f"metric {key}: strict JSON has no NaN or Infinity"):
         save_results("00_setup_pytorch", metrics, device="cpu", directory=tmp_path)

@@ -157,7 +157,7 @@ def _metric(key: str, value: Any) -> bool | int | float | str | list[float]:
     if isinstance(value, str):
         return value
     if isinstance(value, numbers.Real):
-        return _finite(key, value)
+        return _finite(f"metric {key!r}", value)
     if isinstance(value, (list, tuple)) or (isinstance(value, np.ndarray) and value.ndim == 1):
         items = list(value)
         if not items:
@@ -168,18 +168,18 @@ def _metric(key: str, value: Any) -> bool | int | float | str | list[float]:
                     f"metric {key!r}[{i}] is {validate.show(item)} ({validate.a_type(item)}); a list metric "
                     "must hold only numbers (convert tensors with .tolist())"
                 )
-        return [_finite(f"{key}[{i}]", item) for i, item in enumerate(items)]
+        return [_finite(f"metric {key!r}[{i}]", item) for i, item in enumerate(items)]
     raise validate.WrongType(
         f"metric {key!r} is {validate.a_type(value)}; metrics must be numbers, strings, booleans or lists "
         "of numbers (convert tensors with float(x), .item() or .tolist())"
     )
 
 
-def _finite(key: str, value: numbers.Real) -> int | float:
+def _finite(what: str, value: numbers.Real) -> int | float:
     plain = int(value) if isinstance(value, numbers.Integral) else float(value)
     if isinstance(plain, float) and not math.isfinite(plain):
         raise ValueError(
-            f"metric {key!r} is {plain!r}: strict JSON has no NaN or Infinity, so the scorecard could not read "
+            f"{what} is {plain!r}: strict JSON has no NaN or Infinity, so the scorecard could not read "
             "it; save a finite number (a NaN loss usually means training diverged: lower the learning rate)"
         )
     return plain
