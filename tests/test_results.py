@@ -138,6 +138,12 @@ def test_a_corrupt_file_is_named(tmp_path):
         load_results(tmp_path / "none")
 
 
+def test_a_folder_that_cannot_be_written_is_named(tmp_path):
+    (tmp_path / "file").write_text("")
+    with pytest.raises(OSError, match=r"cannot save results to .*file/00_setup_pytorch.json: File exists"):
+        save_results("00_setup_pytorch", {}, device="cpu", directory=tmp_path / "file")
+
+
 def test_a_record_under_another_name_is_refused(tmp_path):
     path = save_results("00_setup_pytorch", {}, device="cpu", directory=tmp_path)
     path.rename(tmp_path / "00_setup_tensorflow.json")

@@ -63,7 +63,7 @@ def test_timer_measures_elapsed_time():
     [
         ({"warmup": -1}, "warmup must be an integer ≥ 0, got -1"),
         ({"min_blocks": 0}, "min_blocks must be an integer ≥ 1, got 0"),
-        ({"min_blocks": 5, "max_blocks": 2}, "max_blocks must be an integer ≥ 5, got 2"),
+        ({"min_blocks": 5, "max_blocks": 2}, "max_blocks must be an integer ≥ min_blocks (5), got 2"),
         ({"number": 0}, "number must be an integer ≥ 1, got 0"),
         ({"number": 2.5}, "number must be an integer ≥ 1, got 2.5"),
         ({"min_time": -1}, "min_time must be a number of seconds from 0 to 60, got -1"),

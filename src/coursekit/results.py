@@ -138,9 +138,12 @@ def save_results(
     }
     check_record(record, f"results of {notebook}")
     folder = validate.path("directory", directory) if directory is not None else results_dir()
-    folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{notebook}.json"
-    path.write_text(json.dumps(record, indent=2, ensure_ascii=False, allow_nan=False) + "\n", encoding="utf-8")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(record, indent=2, ensure_ascii=False, allow_nan=False) + "\n", encoding="utf-8")
+    except OSError as err:
+        raise OSError(f"cannot save results to {path}: {err.strerror or err}") from err
     return path
 
 

@@ -214,7 +214,8 @@ def benchmark(
         label = validate.text("label", label, example="matmul on cpu")
     warmup = validate.integer("warmup", warmup, minimum=0)
     min_blocks = validate.integer("min_blocks", min_blocks, minimum=1)
-    max_blocks = validate.integer("max_blocks", max_blocks, minimum=min_blocks)
+    max_blocks = validate.integer("max_blocks", max_blocks, minimum=min_blocks,
+                                  expected=f"an integer ≥ min_blocks ({min_blocks})")
     if number is not None:
         number = validate.integer("number", number, minimum=1)
     min_time = validate.number("min_time", min_time, minimum=0, maximum=MAX_MIN_TIME, unit="seconds",
