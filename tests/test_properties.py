@@ -59,7 +59,7 @@ def test_seed_everything_accepts_exactly_the_seeds_numpy_accepts(seed):
 @given(ANYTHING)
 def test_benchmark_min_time_is_a_capped_number_of_seconds(min_time):
     calls = []
-    run = lambda: benchmark(calls.append, 1, min_time=min_time, warmup=0, number=1, min_blocks=1, max_blocks=1)  # noqa: E731
+    run = lambda: benchmark(calls.append, 1, min_time=min_time, warmup=0, number=1, min_blocks=1, max_blocks=1)
     if is_real(min_time) and 0 <= min_time <= 60:
         assert run().blocks == 1
     else:

@@ -23,7 +23,9 @@ from coursekit.tables import Table
 MAX_MIN_TIME = 60.0  # seconds: min_time above this is refused
 MAX_PLANNED = 300.0  # seconds: a benchmark whose timed blocks would take longer stops with an error
 # TensorFlow device names: '/CPU:0', '/GPU:1', 'gpu', '/job:localhost/replica:0/task:0/device:GPU:0'.
-TF_DEVICE = re.compile(r"^(/job:\w+(/replica:\d+)?(/task:\d+)?)?/?(device:)?(?P<kind>cpu|gpu|tpu)(:\d+)?$", re.I)
+TF_DEVICE = re.compile(
+    r"^(/job:\w+(/replica:\d+)?(/task:\d+)?)?/?(device:)?(?P<kind>cpu|gpu|tpu)(:\d+)?$", re.IGNORECASE
+)
 TORCH_KINDS = ("cpu", "cuda", "mps", "xla")
 
 
