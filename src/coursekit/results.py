@@ -31,7 +31,6 @@ import math
 import numbers
 import os
 import platform
-import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -40,12 +39,11 @@ import numpy as np
 
 from coursekit import validate
 from coursekit.frameworks import version
-from coursekit.course import course_root
+from coursekit.course import course_root, parse_results_id
 from coursekit.timing import BenchmarkResult
 
 SCHEMA_VERSION = 1
 SCHEMA_FILE = "results.schema.json"
-NOTEBOOK_ID = re.compile(r"^(?P<module>\d\d_[a-z0-9_]+?)_(?P<framework>pytorch|tensorflow)$")
 
 
 def results_dir() -> Path:
@@ -115,22 +113,17 @@ def save_results(
     The record is checked against the schema (see this module's docstring) before it is written.
     """
     validate.text("notebook", notebook, example="00_setup_pytorch")
-    match = NOTEBOOK_ID.match(notebook)
-    if not match:
-        raise ValueError(
-            f"notebook id {notebook!r} is not of the form NN_slug_pytorch or NN_slug_tensorflow "
-            "(e.g. '00_setup_pytorch')"
-        )
+    module, fw = parse_results_id(notebook)
     metrics = validate.mapping("metrics", metrics, example="{'accuracy': 0.97}")
     timings = validate.mapping("timings", timings or {}, example="{'step': benchmark(step)}")
     record = {
         "schema_version": SCHEMA_VERSION,
         "notebook": notebook,
-        "module": match["module"],
-        "framework": match["framework"],
+        "module": module,
+        "framework": fw.slug,
         "device": validate.text("device", device, example="cpu"),
         "versions": {"python": platform.python_version(), "numpy": np.__version__,
-                     "framework": version(match["framework"])},
+                     "framework": version(fw.key)},
         "machine": {"platform": platform.platform(), "processor": platform.machine()},
         "saved": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "metrics": {_key("metric", k): _metric(k, v) for k, v in metrics.items()},
