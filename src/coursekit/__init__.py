@@ -1,9 +1,11 @@
 """coursekit: the small helper package of the PyTorch + TensorFlow side-by-side course.
 
 Importing it imports neither torch nor TensorFlow: each framework is imported only inside
-the functions that need it, so a learner with one framework installed can use the rest.
+the functions that need it, so a learner with one framework installed can use the rest; so are
+matplotlib and ipywidgets (`coursekit.plots`).
 """
 
+from coursekit import plots
 from coursekit.data import Split, load_split
 from coursekit.devices import best_device, doctor_report, runtime
 from coursekit.frameworks import FrameworkMissing, available, require
@@ -25,6 +27,7 @@ __all__ = [
     "doctor_report",
     "load_results",
     "load_split",
+    "plots",
     "require",
     "runtime",
     "save_results",
