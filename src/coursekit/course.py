@@ -31,6 +31,16 @@ MODULES = {
 COURSE_NOTEBOOKS = {
     "scorecard": "Scorecard: the two frameworks on your machine",
 }
+# Metrics that a lesson's twins must agree on, with the tolerance (absolute, or relative for "rel"):
+# the same data, model and seed give the same answer in both frameworks up to float32 rounding.
+# Every other metric (timings above all) is set side by side, not compared.
+TWIN_AGREEMENT: dict[str, dict[str, tuple[str, float]]] = {
+    "01_tensors_autodiff": {
+        **{f"coef_{p}": ("abs", 1e-5) for p in ("x3", "x2", "x1", "x0")},
+        "train_mse": ("rel", 1e-4),
+        "test_mse": ("rel", 1e-4),
+    },
+}
 # Top-level folder -> the kind of notebook it holds.
 KINDS = {"notebooks": "lesson", "exercises": "exercises", "solutions": "solutions"}
 

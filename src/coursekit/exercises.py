@@ -1,10 +1,9 @@
-"""Build exercises/ from solutions/: solution blocks become a stub, a hint, and NotImplementedError.
+"""Build exercises/ from solutions/: solution blocks become a stub that raises NotImplementedError.
 
 Markers are nbgrader's, which instructors already know:
 
     def sigmoid_grad(x):
         ### BEGIN SOLUTION
-        ### HINT: differentiate the sum of sigmoid(x)
         ...
         ### END SOLUTION
 
@@ -12,8 +11,10 @@ becomes
 
     def sigmoid_grad(x):
         # YOUR CODE HERE
-        # Hint: differentiate the sum of sigmoid(x)
         raise NotImplementedError("replace this line with your code")
+
+Hints do not live in the stub: each exercise is followed by a markdown cell of tiered hints (the
+idea, the API, the code) in collapsed <details> blocks, which the learner opens one at a time.
 
 A block must sit inside a function body, so every stub stays valid Python, the notebook runs top to
 bottom, and the exercise's check reports "not solved yet" instead of a traceback.
@@ -27,7 +28,7 @@ from pathlib import Path
 from coursekit.anatomy import write_header
 from coursekit.course import Course, NotebookId, course_notebooks
 
-BEGIN, END, HINT = "### BEGIN SOLUTION", "### END SOLUTION", "### HINT:"
+BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 STUB = 'raise NotImplementedError("replace this line with your code")'
 
 
@@ -35,13 +36,12 @@ def strip_solutions(source: str, where: str) -> str:
     """The cell's source with every solution block replaced by its stub; ValueError on a bad block."""
     out: list[str] = []
     inside, indent, start = False, "", 0
-    hints: list[str] = []
     for number, line in enumerate(source.split("\n"), 1):
         text = line.strip()
         if text == BEGIN:
             if inside:
                 raise ValueError(f"{where}, line {number}: {BEGIN} inside another solution block (line {start})")
-            inside, start, hints = True, number, []
+            inside, start = True, number
             indent = line[: len(line) - len(line.lstrip())]
             if not indent:
                 raise ValueError(f"{where}, line {number}: a solution block must sit inside a function body "
@@ -49,12 +49,9 @@ def strip_solutions(source: str, where: str) -> str:
         elif text == END:
             if not inside:
                 raise ValueError(f"{where}, line {number}: {END} without {BEGIN}")
-            out += [f"{indent}# YOUR CODE HERE", *(f"{indent}# Hint: {h}" for h in hints), f"{indent}{STUB}"]
+            out += [f"{indent}# YOUR CODE HERE", f"{indent}{STUB}"]
             inside = False
-        elif inside:
-            if text.startswith(HINT):
-                hints.append(text[len(HINT):].strip())
-        else:
+        elif not inside:
             out.append(line)
     if inside:
         raise ValueError(f"{where}, line {start}: {BEGIN} without {END}")

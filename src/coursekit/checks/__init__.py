@@ -6,93 +6,106 @@ In a notebook:
     from coursekit.checks import checker
     check = checker("pytorch")       # or "tensorflow"
     ...
-    check("01.3", sigmoid_grad)      # ✓ passed / ○ not solved yet / ✗ what is wrong
+    check("01.3", derivative)        # ✓ passed / ○ not solved yet / ✗ what is wrong
 
+The checks of exercise "NN.k" live in coursekit.checks.mNN, imported on first use: a module lists
+its exercises in EXERCISES and its framework bindings in OPS, and nothing else needs editing.
 An unsolved stub (code that raises NotImplementedError) prints "not solved yet" and the notebook
 goes on. A wrong answer raises CheckFailed, shown as its message alone, without a traceback.
-When $COURSEKIT_CHECK_LOG names a file, each verdict is appended to it as a JSON line: the tests
-read it to prove that solutions pass and that unsolved exercises are reported as unsolved.
+`check(...)` returns None (Jupyter shows nothing under the cell); the verdicts stay in
+`check.verdicts`. When $COURSEKIT_CHECK_LOG names a file, each verdict is appended to it as a JSON
+line: the tests read it to prove that solutions pass and that unsolved exercises are reported as unsolved.
 """
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
-from collections.abc import Callable
-from dataclasses import dataclass
+import pkgutil
+import re
+from types import ModuleType
 from typing import Any
 
-from coursekit.checks.adapters import Ops, ops_for
-from coursekit.checks.errors import CheckFailed, Wrong
+from coursekit.checks.core import CheckFailed, Exercise, Ops, Verdict, Wrong, one_line
+from coursekit.frameworks import canonical, require
 from coursekit.tables import Table
 
-
-@dataclass(frozen=True)
-class Exercise:
-    """One exercise: its id, a short title, a hint for the stuck, and the function that checks it."""
-
-    id: str
-    title: str
-    hint: str
-    run: Callable[[Ops, Any], None]  # raises Wrong when the answer is wrong
+EXERCISE_ID = re.compile(r"^(?P<module>\d\d)\.\d+$")
 
 
-@dataclass(frozen=True)
-class Verdict:
-    """What a check concluded: status is 'passed', 'unsolved' or 'failed'."""
+def check_modules() -> list[str]:
+    """The modules that have checks, by number: ['01', ...]."""
+    import coursekit.checks as package
 
-    exercise: str
-    framework: str
-    status: str
-    message: str
+    return sorted(m.name[1:] for m in pkgutil.iter_modules(package.__path__) if re.fullmatch(r"m\d\d", m.name))
 
 
-def _registry() -> dict[str, Exercise]:
-    from coursekit.checks import m01
-
-    return {ex.id: ex for ex in m01.EXERCISES}
+def exercise_module(exercise: str) -> ModuleType:
+    """The module of checks that exercise "NN.k" belongs to; ValueError naming what exists if none does."""
+    match = EXERCISE_ID.match(str(exercise))
+    known = check_modules()
+    if not match:
+        raise ValueError(f"unknown exercise {exercise!r}: an exercise id looks like '01.3' (module 01, "
+                         f"exercise 3); modules with checks: {', '.join(known)}")
+    if match["module"] not in known:
+        raise ValueError(f"unknown exercise {exercise!r}: module {match['module']} has no checks; "
+                         f"modules with checks: {', '.join(known)}")
+    return importlib.import_module(f"coursekit.checks.m{match['module']}")
 
 
 class Checker:
     """Runs exercise checks for one framework and remembers this session's verdicts."""
 
     def __init__(self, framework: str) -> None:
-        self.ops = ops_for(framework)
+        self.framework = canonical(framework)
+        require(self.framework)  # a missing framework is said now, not at the first check
         self.verdicts: dict[str, Verdict] = {}
+        self.titles: dict[str, str] = {}
+        self._ops: dict[str, Ops] = {}
 
-    def __call__(self, exercise: str, answer: Any) -> Verdict:
-        registry = _registry()
-        if exercise not in registry:
-            raise ValueError(f"unknown exercise {exercise!r}: expected one of {', '.join(registry)}")
-        ex = registry[exercise]
+    def _find(self, exercise: str) -> tuple[Exercise, Ops]:
+        module = exercise_module(exercise)
+        exercises = {ex.id: ex for ex in module.EXERCISES}
+        if exercise not in exercises:
+            raise ValueError(f"unknown exercise {exercise!r}: expected one of {', '.join(exercises)}")
+        if module.__name__ not in self._ops:
+            self._ops[module.__name__] = module.OPS[self.framework]()
+        return exercises[exercise], self._ops[module.__name__]
+
+    def __call__(self, exercise: str, answer: Any) -> None:
+        ex, ops = self._find(exercise)
+        self.titles[ex.id] = ex.title
         try:
-            ex.run(self.ops, answer)
+            ex.run(ops, answer)
         except NotImplementedError:
-            verdict = self._record(ex, "unsolved", "not solved yet: write your code in the cell above, "
-                                   "run that cell, then this one.")
-            print(f"○ {ex.id} {ex.title}: {verdict.message}\n  Hint: {ex.hint}")
-            return verdict
+            message = "not solved yet: write your code in the cell above, run that cell, then this one."
+            self._record(ex, ops, "unsolved", message)
+            print(f"○ {ex.id} {ex.title}: {message}\n  Hint: {ex.hint}")
+            return
         except Wrong as wrong:
-            self._record(ex, "failed", str(wrong))
-            raise CheckFailed(f"✗ {ex.id} {ex.title}: {wrong}\n  Hint: {ex.hint}") from None
-        verdict = self._record(ex, "passed", "")
+            self._fail(ex, ops, str(wrong))
+        except Exception as err:  # noqa: BLE001 (the learner's code failed where no check expected it to)
+            self._fail(ex, ops, f"running your code raised {one_line(err)}")
+        self._record(ex, ops, "passed", "")
         print(f"✓ {ex.id} {ex.title}: passed.")
-        return verdict
 
-    def _record(self, ex: Exercise, status: str, message: str) -> Verdict:
-        verdict = Verdict(ex.id, self.ops.name, status, message)
+    def _fail(self, ex: Exercise, ops: Ops, message: str) -> None:
+        self._record(ex, ops, "failed", message)
+        raise CheckFailed(f"✗ {ex.id} {ex.title}: {message}\n  Hint: {ex.hint}") from None
+
+    def _record(self, ex: Exercise, ops: Ops, status: str, message: str) -> None:
+        verdict = Verdict(ex.id, ops.name, status, message)
         self.verdicts[ex.id] = verdict
         log = os.environ.get("COURSEKIT_CHECK_LOG")
         if log:
             with open(log, "a", encoding="utf-8") as f:
                 f.write(json.dumps(verdict.__dict__) + "\n")
-        return verdict
 
     def summary(self) -> Table:
         """This session's verdicts, one row per exercise checked."""
         marks = {"passed": "✓ passed", "unsolved": "○ not solved yet", "failed": "✗ not yet right"}
-        registry = _registry()
-        rows = [[v.exercise, registry[v.exercise].title, marks[v.status]] for v in self.verdicts.values()]
+        rows = [[v.exercise, self.titles[v.exercise], marks[v.status]] for v in self.verdicts.values()]
         solved = sum(v.status == "passed" for v in self.verdicts.values())
         return Table(["exercise", "what", "status"], rows, f"{solved} of {len(rows)} solved")
 
@@ -102,4 +115,4 @@ def checker(framework: str) -> Checker:
     return Checker(framework)
 
 
-__all__ = ["CheckFailed", "Checker", "Exercise", "Verdict", "Wrong", "checker"]
+__all__ = ["CheckFailed", "Checker", "Exercise", "Verdict", "Wrong", "check_modules", "checker"]
