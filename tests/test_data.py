@@ -53,6 +53,14 @@ def test_training_split_is_shuffled_reproducibly():
         (lambda: load_split("digits", "trian"), "unknown split 'trian': expected one of train, val, test"),
         (lambda: torch_loader("digits", "train", batch_size=0), "batch_size must be a positive integer, got 0"),
         (lambda: tf_dataset("digits", "train", batch_size=-4), "batch_size must be a positive integer, got -4"),
+        (lambda: torch_loader("digits", "train", batch_size=2.0), "batch_size must be a positive integer, got 2.0"),
+        (lambda: load_split(["digits"], "train"), r"unknown dataset \['digits'\]: expected one of digits, moons, curve"),
+        (lambda: load_split("moons", "train", seed=-1), r"seed must be an integer in \[0, 2\*\*32\), got -1"),
+        (lambda: load_split("moons", "train", seed=1.5), r"seed must be an integer in \[0, 2\*\*32\), got 1.5"),
+        (lambda: load_split("moons", "train", seed=True), r"seed must be an integer in \[0, 2\*\*32\), got True"),
+        (lambda: torch_loader("moons", "train", seed=2**32), r"seed must be an integer in \[0, 2\*\*32\), got 4294967296"),
+        (lambda: torch_loader("moons", "train", shuffle="no"), r"shuffle must be True, False or None \(the default\), got 'no'"),
+        (lambda: tf_dataset("moons", "train", shuffle=0), r"shuffle must be True, False or None \(the default\), got 0"),
     ],
 )
 def test_bad_names_and_sizes_are_clear_errors(call, message):

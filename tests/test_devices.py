@@ -76,3 +76,14 @@ def test_reports_describe_threads_and_best_device():
     assert torch_rep.best == "cpu" and torch_rep.threads["intra-op"] >= 1
     tf_rep = devices.tensorflow_report()
     assert tf_rep.best == "/CPU:0" and tf_rep.accelerators == []
+
+
+def test_doctor_report_takes_one_name_or_several():
+    report, missing = devices.doctor_report("torch")  # one name, not five letters
+    assert "torch" in report and "tensorflow" not in report.split("Runtime")[1] and missing == []
+    with pytest.raises(ValueError, match="frameworks must name at least one framework"):
+        devices.doctor_report(())
+    with pytest.raises(TypeError, match="frameworks must be a name or a list of names, got 5"):
+        devices.doctor_report(5)
+    with pytest.raises(ValueError, match="unknown framework 'jax'"):
+        devices.doctor_report(["torch", "jax"])

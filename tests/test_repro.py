@@ -1,5 +1,7 @@
 """seed_everything makes both frameworks repeat their random numbers."""
 
+import re
+
 import numpy as np
 import pytest
 
@@ -30,3 +32,22 @@ def test_default_seeds_the_frameworks_already_imported():
 def test_bad_seeds_are_rejected(seed):
     with pytest.raises(ValueError, match=r"seed must be an integer in \[0, 2\*\*32\), got"):
         seed_everything(seed)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"deterministic": "no"}, "deterministic must be True or False, got 'no' (a str)"),
+        ({"deterministic": None}, "deterministic must be True or False, got None"),
+        ({"frameworks": 5}, "frameworks must be a name or a list of names, got 5 (an int)"),
+        ({"frameworks": [None]}, "frameworks must hold names (strings), got None"),
+        ({"frameworks": "jax"}, "unknown framework 'jax'"),
+    ],
+)
+def test_bad_options_are_rejected(kwargs, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        seed_everything(0, **kwargs)
+
+
+def test_one_framework_name_is_not_read_letter_by_letter():
+    assert seed_everything(np.int64(3), frameworks="torch") == ["torch"]  # a NumPy integer is a fine seed

@@ -6,6 +6,18 @@ import argparse
 import os
 import sys
 from pathlib import Path
+from typing import NoReturn
+
+
+class UsageError(Exception):
+    """A wrong argument or path: `main` prints it as one line, `coursekit <cmd>: ...`, and exits 2."""
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but its errors are one line on stderr (`coursekit run: ...`) with exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message} (see `{self.prog} --help`)\n")
 
 
 def _root() -> Path:
@@ -13,8 +25,21 @@ def _root() -> Path:
 
     root = course_root()
     if root is None:
-        raise SystemExit("coursekit: run this inside the course folder (no pyproject.toml with [tool.coursekit] above here)")
+        raise UsageError("run this inside the course folder (no pyproject.toml with [tool.coursekit] above here)")
     return root
+
+
+def _timeout(text: str) -> int:
+    """--timeout: whole seconds per cell, from 1 to a day (0 or a negative number would mean none at all)."""
+    from coursekit.runner import MAX_TIMEOUT
+
+    try:
+        seconds = int(text)
+    except ValueError:
+        seconds = 0
+    if not 1 <= seconds <= MAX_TIMEOUT:
+        raise argparse.ArgumentTypeError(f"must be a whole number of seconds from 1 to {MAX_TIMEOUT}, got {text!r}")
+    return seconds
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
@@ -32,13 +57,16 @@ def cmd_run(args: argparse.Namespace) -> int:
     from coursekit.runner import find_notebooks, parse_parameter, run_notebooks, summary
 
     root = _root()
-    params = dict(parse_parameter(p) for p in args.parameter)
-    notebooks = find_notebooks([Path(p) for p in args.paths] or [root / "notebooks"])
-    if not notebooks:
-        print("coursekit run: no notebooks found", file=sys.stderr)
-        return 1
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    records = run_notebooks(notebooks, out_dir=root / args.out, root=root, parameters=params, timeout=args.timeout)
+    try:
+        params = dict(parse_parameter(p) for p in args.parameter)
+        notebooks = find_notebooks([Path(p) for p in args.paths] or [root / "notebooks"])
+        if not notebooks:
+            print("coursekit run: no notebooks found", file=sys.stderr)
+            return 1
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+        records = run_notebooks(notebooks, out_dir=root / args.out, root=root, parameters=params, timeout=args.timeout)
+    except (ValueError, OSError) as err:  # a bad -p, a missing notebook, an --out that cannot be written
+        raise UsageError(str(err)) from err
     print(summary(records))
     failed = [r for r in records if r.status != "ok"]
     total = sum(r.seconds for r in records)
@@ -85,7 +113,7 @@ def _framework(name: str) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="coursekit", description="Helpers of the PyTorch + TensorFlow course.")
+    parser = Parser(prog="coursekit", description="Helpers of the PyTorch + TensorFlow course.")
     sub = parser.add_subparsers(dest="command", required=True)
     doctor = sub.add_parser("doctor", help="what is installed and which devices each framework sees")
     doctor.add_argument("--framework", action="append", type=_framework, metavar="NAME",
@@ -96,7 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("-p", "--parameter", action="append", default=[], metavar="NAME=VALUE",
                      help="inject a parameter into every notebook (repeatable), e.g. -p epochs=1")
     run.add_argument("--out", default="build/executed", help="where executed copies go (default build/executed)")
-    run.add_argument("--timeout", type=int, default=600, help="seconds allowed per cell (default 600)")
+    run.add_argument("--timeout", type=_timeout, default=600, help="seconds allowed per cell, 1 to 86400 (default 600)")
     run.set_defaults(func=cmd_run)
     anatomy = sub.add_parser("anatomy", help="check (or --write) the generated title and setup cells")
     anatomy.add_argument("--write", action="store_true", help="regenerate title, badges and setup cells first")
@@ -111,7 +139,11 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if getattr(args, "framework", 0) is None:
         args.framework = ["torch", "tensorflow"]
-    return args.func(args)
+    try:
+        return args.func(args)
+    except UsageError as err:
+        print(f"coursekit {args.command}: {err}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

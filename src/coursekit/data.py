@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from coursekit import validate
 from coursekit.frameworks import require
 
 SPLITS = ("train", "val", "test")
@@ -64,12 +65,6 @@ DATASETS: dict[str, Callable[[int], tuple[np.ndarray, np.ndarray]]] = {
 }
 
 
-def _check(name: str, value: str, accepted: tuple[str, ...] | list[str]) -> str:
-    if value not in accepted:
-        raise ValueError(f"unknown {name} {value!r}: expected one of {', '.join(accepted)}")
-    return value
-
-
 def load_split(dataset: str, split: str, *, seed: int = 0) -> Split:
     """Return one split ('train', 'val' or 'test') of a course dataset as NumPy arrays.
 
@@ -77,8 +72,9 @@ def load_split(dataset: str, split: str, *, seed: int = 0) -> Split:
     """
     from sklearn.model_selection import train_test_split
 
-    _check("dataset", dataset, list(DATASETS))
-    _check("split", split, SPLITS)
+    validate.choice("dataset", dataset, DATASETS)
+    validate.choice("split", split, SPLITS)
+    seed = validate.seed(seed)
     x, y = DATASETS[dataset](seed)
     stratify = y if y.dtype == np.int64 else None
     x_rest, x_test, y_rest, y_test = train_test_split(
@@ -97,14 +93,15 @@ def torch_loader(
     dataset: str, split: str, *, batch_size: int = 64, shuffle: bool | None = None, seed: int = 0
 ):
     """A torch DataLoader over one split; shuffles the training split by default, with a seeded order."""
+    batch_size, shuffle = _loader_options(batch_size, shuffle)
+    part = load_split(dataset, split, seed=seed)
     torch = require("torch")
     from torch.utils.data import DataLoader, TensorDataset
 
-    part = load_split(dataset, split, seed=seed)
     generator = torch.Generator().manual_seed(seed)
     return DataLoader(
         TensorDataset(torch.from_numpy(part.x), torch.from_numpy(part.y)),
-        batch_size=_batch(batch_size),
+        batch_size=batch_size,
         shuffle=split == "train" if shuffle is None else shuffle,
         generator=generator,
     )
@@ -114,15 +111,16 @@ def tf_dataset(
     dataset: str, split: str, *, batch_size: int = 64, shuffle: bool | None = None, seed: int = 0
 ):
     """A tf.data.Dataset over one split; shuffles the training split by default, with a seeded order."""
-    tf = require("tensorflow")
+    batch_size, shuffle = _loader_options(batch_size, shuffle)
     part = load_split(dataset, split, seed=seed)
+    tf = require("tensorflow")
     ds = tf.data.Dataset.from_tensor_slices((part.x, part.y))
     if split == "train" if shuffle is None else shuffle:
         ds = ds.shuffle(len(part), seed=seed, reshuffle_each_iteration=True)
-    return ds.batch(_batch(batch_size))
+    return ds.batch(batch_size)
 
 
-def _batch(batch_size: int) -> int:
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
-    return batch_size
+def _loader_options(batch_size: int, shuffle: bool | None) -> tuple[int, bool | None]:
+    """The checked batch size and shuffle flag shared by torch_loader and tf_dataset."""
+    return (validate.integer("batch_size", batch_size, minimum=1, expected="a positive integer"),
+            validate.flag("shuffle", shuffle, allow_none=True))

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from coursekit import validate
 from coursekit.frameworks import available, canonical, install_hint, module_available, require
 from coursekit.tables import Table
 
@@ -190,8 +191,11 @@ def framework_report(framework: str) -> FrameworkReport:
     return torch_report() if canonical(framework) == "torch" else tensorflow_report()
 
 
-def doctor_report(frameworks: tuple[str, ...] = ("torch", "tensorflow")) -> tuple[str, list[str]]:
-    """A plain-text report of the machine and each framework, and the list of missing frameworks."""
+def doctor_report(frameworks: str | tuple[str, ...] = ("torch", "tensorflow")) -> tuple[str, list[str]]:
+    """A plain-text report of the machine and each framework (one name or several), and the missing ones."""
+    frameworks = [canonical(fw) for fw in validate.names("frameworks", frameworks)]
+    if not frameworks:
+        raise ValueError("frameworks must name at least one framework, e.g. ('torch', 'tensorflow'); got none")
     lines = [
         f"Python      {platform.python_version()} ({sys.executable})",
         f"Platform    {platform.platform()}",

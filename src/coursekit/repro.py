@@ -9,24 +9,25 @@ from collections.abc import Iterable
 
 import numpy as np
 
+from coursekit import validate
 from coursekit.frameworks import canonical, require
 
 
 def seed_everything(
-    seed: int, *, deterministic: bool = True, frameworks: Iterable[str] | None = None
+    seed: int, *, deterministic: bool = True, frameworks: str | Iterable[str] | None = None
 ) -> list[str]:
     """Seed every random number generator the course uses; return the frameworks that were seeded.
 
-    frameworks: which of 'torch' / 'tensorflow' to seed. None seeds those already imported, so a
+    frameworks: which of 'torch' / 'tensorflow' to seed (one name or a list). None seeds those already imported, so a
     PyTorch notebook does not pay for importing TensorFlow (import your framework first).
     deterministic: also ask each framework for deterministic kernels (slower on some GPU ops).
     """
-    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**32:
-        raise ValueError(f"seed must be an integer in [0, 2**32), got {seed!r}")
+    seed = validate.seed(seed)
+    deterministic = validate.flag("deterministic", deterministic)
     if frameworks is None:
         names = [fw for fw in ("torch", "tensorflow") if sys.modules.get(fw) is not None]
     else:
-        names = list(dict.fromkeys(canonical(fw) for fw in frameworks))
+        names = list(dict.fromkeys(canonical(fw) for fw in validate.names("frameworks", frameworks)))
     os.environ["PYTHONHASHSEED"] = str(seed)  # affects subprocesses started from here on
     random.seed(seed)
     np.random.seed(seed)

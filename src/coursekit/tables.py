@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from coursekit import validate
+
 
 @dataclass
 class Table:
@@ -13,6 +15,21 @@ class Table:
     header: Sequence[str]
     rows: Sequence[Sequence[str]]
     note: str = ""
+
+    def __post_init__(self) -> None:
+        # A string is a sequence too: refuse it rather than make one column per letter.
+        if isinstance(self.header, str) or not isinstance(self.header, Sequence) or not self.header:
+            raise validate.WrongType(f"header must be a non-empty list of column names, got {validate.show(self.header)}")
+        if isinstance(self.rows, str) or not isinstance(self.rows, Sequence):
+            raise validate.WrongType(f"rows must be a list of rows (lists of cells), got {validate.show(self.rows)}")
+        for number, row in enumerate(self.rows, 1):
+            if isinstance(row, str) or not isinstance(row, Sequence) or len(row) != len(self.header):
+                raise ValueError(
+                    f"row {number} must be a list of {len(self.header)} cells, one per column "
+                    f"({', '.join(map(str, self.header))}), got {validate.show(row)}"
+                )
+        if not isinstance(self.note, str):
+            raise validate.WrongType(f"note must be a string, got {validate.show(self.note)} ({validate.a_type(self.note)})")
 
     def __str__(self) -> str:
         cells = [list(map(str, self.header))] + [list(map(str, r)) for r in self.rows]
