@@ -24,6 +24,33 @@ def _group(item: pytest.Item) -> str:
     return path.as_posix()
 
 
+def _missing_framework(path: Path):
+    """The framework a course notebook needs, if this environment lacks it (a one-framework install)."""
+    from coursekit.course import NotebookId
+    from coursekit.frameworks import available
+
+    try:
+        fw = NotebookId.parse(path.resolve().relative_to(ROOT)).framework
+    except ValueError:
+        return None
+    return fw if fw is not None and not available(fw.key) else None
+
+
+def pytest_ignore_collect(collection_path, config):
+    """Notebooks of a framework that is not installed are not collected; the header says so."""
+    if collection_path.suffix == ".ipynb" and _missing_framework(collection_path) is not None:
+        return True
+    return None
+
+
+def pytest_report_header(config):
+    from coursekit.course import FRAMEWORKS
+    from coursekit.frameworks import available
+
+    return [f"coursekit: {fw.title} is not installed here: its notebooks and tests are skipped "
+            f"(to run them: {fw.install})" for fw in FRAMEWORKS.values() if not available(fw.key)]
+
+
 def pytest_itemcollected(item):
     item.add_marker(pytest.mark.xdist_group(_group(item)))
 
@@ -42,6 +69,9 @@ _results_problems: list[str] = []
 def pytest_sessionstart(session):
     global _session_started
     _session_started = time.time()
+    if not hasattr(session.config, "workerinput"):  # results of an earlier run must not stand in for this one's
+        for old in Path(os.environ["COURSEKIT_RESULTS_DIR"]).glob("*.json"):
+            old.unlink()
 
 
 def pytest_sessionfinish(session):

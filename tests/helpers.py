@@ -73,3 +73,25 @@ def check_ids(path: Path) -> list[str]:
     notebook = nbformat.read(path, as_version=4)
     return [m for c in notebook.cells if c.cell_type == "code"
             for m in re.findall(r"""\bcheck\(\s*["']([^"']+)["']""", c.source)]
+
+
+def needs(*frameworks: str):
+    """Skip a test, with the install command as the reason, where one of its frameworks is missing."""
+    import pytest
+
+    from coursekit.course import framework
+    from coursekit.frameworks import available
+
+    missing = [framework(name) for name in frameworks if not available(name)]
+    return pytest.mark.skipif(bool(missing), reason=", ".join(f"{fw.title} is not installed ({fw.install})"
+                                                              for fw in missing))
+
+
+def notebook_params(paths: list[Path]) -> list:
+    """Course notebooks as pytest params, each skipped where its framework is not installed."""
+    import pytest
+
+    from coursekit.course import NotebookId
+
+    return [pytest.param(p, id=str(p), marks=needs(fw.key) if (fw := NotebookId.parse(p).framework) else ())
+            for p in paths]

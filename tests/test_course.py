@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from coursekit.course import FRAMEWORKS, NotebookId, framework, parse_results_id, twin_of
-from helpers import run_python
+from helpers import needs, run_python
 
 
 @pytest.mark.parametrize("spelling, key", [("torch", "torch"), ("PyTorch", "torch"), (" pytorch ", "torch"),
@@ -34,7 +34,8 @@ def test_results_ids_name_module_and_framework():
         parse_results_id("01_tensors_autodiff_jax")
 
 
-@pytest.mark.parametrize("spelling", ["pytorch", "tf"])
+@pytest.mark.parametrize("spelling", [pytest.param("pytorch", marks=needs("torch")),
+                                      pytest.param("tf", marks=needs("tensorflow"))])
 def test_doctor_accepts_every_spelling(spelling):
     out = run_python(f"import sys; from coursekit.cli import main; sys.exit(main(['doctor', '--framework', '{spelling}']))")
     assert out.returncode == 0, out.stderr

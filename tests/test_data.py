@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from coursekit.data import DATASETS, SPLITS, load_split, tf_dataset, torch_loader
+from helpers import needs
 
 
 @pytest.mark.parametrize("name", list(DATASETS))
@@ -30,6 +31,7 @@ def test_seed_changes_the_split():
     assert not np.array_equal(load_split("moons", "train", seed=0).x, load_split("moons", "train", seed=1).x)
 
 
+@needs("torch", "tensorflow")
 def test_torch_and_tensorflow_see_the_same_examples():
     loader = torch_loader("digits", "test", batch_size=1000)
     x_t, y_t = next(iter(loader))

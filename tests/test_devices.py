@@ -1,12 +1,20 @@
-"""Device detection, the best-device choice and the runtime, on this CPU-only machine and simulated ones."""
+"""Device detection, the best-device choice and the runtime: the choice on simulated machines (so the
+tests hold on a CPU laptop and a GPU server alike), detection on whatever this machine has."""
 
 import pytest
 
 from coursekit import devices
 from coursekit.devices import Accelerator, FrameworkReport, best_device, runtime, usable_cpus
+from helpers import needs
 
 
-def test_cpu_only_machine_picks_the_cpu():
+@pytest.fixture
+def cpu_only(monkeypatch):
+    """A machine whose frameworks see no accelerator, whatever this one has."""
+    monkeypatch.setattr(devices, "framework_report", lambda fw: FrameworkReport(devices.canonical(fw), "x"))
+
+
+def test_cpu_only_machine_picks_the_cpu(cpu_only):
     assert best_device("torch") == "cpu"
     assert best_device("pytorch", "cpu") == "cpu"
     assert best_device("tf") == "/CPU:0"
@@ -18,7 +26,7 @@ def test_unknown_device_names_list_the_accepted_ones(name):
         best_device("torch", name)
 
 
-def test_asking_for_an_absent_device_says_what_is_there():
+def test_asking_for_an_absent_device_says_what_is_there(cpu_only):
     with pytest.raises(ValueError, match=r"'cuda' was asked for, but torch sees no such device here \(it sees: cpu\)"):
         best_device("torch", "cuda")
     with pytest.raises(ValueError, match=r"tensorflow sees no such device here \(it sees: cpu\)"):
@@ -63,21 +71,40 @@ def test_usable_cpus_respects_a_container_quota(monkeypatch, tmp_path):
     assert usable_cpus() == 1
 
 
+@needs("tensorflow")
 def test_a_tpu_runtime_without_tpus_gets_a_note_not_a_crash(monkeypatch):
     monkeypatch.setenv("TPU_NAME", "local")  # what a TPU VM sets; this machine has no TPU to answer
     assert devices.tpu_attached()
     report = devices.tensorflow_report()
-    assert report.best == "/CPU:0"
+    assert report.best in ("/CPU:0", "/GPU:0")
     assert any("TPU resolver found none" in note for note in report.notes), report.notes
 
 
-def test_reports_describe_threads_and_best_device():
-    torch_rep = devices.torch_report()
-    assert torch_rep.best == "cpu" and torch_rep.threads["intra-op"] >= 1
-    tf_rep = devices.tensorflow_report()
-    assert tf_rep.best == "/CPU:0" and tf_rep.accelerators == []
+@needs("torch")
+def test_the_torch_report_matches_what_torch_sees():
+    import torch
+
+    report = devices.torch_report()
+    cuda = [a for a in report.accelerators if a.kind == "cuda"]
+    assert len(cuda) == (torch.cuda.device_count() if torch.cuda.is_available() else 0)
+    assert report.best == ("cuda" if cuda else "mps" if any(a.kind == "mps" for a in report.accelerators) else "cpu")
+    assert report.threads["intra-op"] == torch.get_num_threads() >= 1
+    if cuda:  # a GPU machine: the name and memory come from the device's properties
+        props = torch.cuda.get_device_properties(0)
+        assert cuda[0].name == props.name and cuda[0].memory_gb == pytest.approx(props.total_memory / 2**30)
 
 
+@needs("tensorflow")
+def test_the_tensorflow_report_matches_what_tensorflow_sees():
+    import tensorflow as tf
+
+    report = devices.tensorflow_report()
+    gpus = tf.config.list_physical_devices("GPU")
+    assert len([a for a in report.accelerators if a.kind in ("cuda", "mps")]) == len(gpus)
+    assert report.best == ("/GPU:0" if gpus else "/CPU:0")
+
+
+@needs("torch")
 def test_doctor_report_takes_one_name_or_several():
     report, missing = devices.doctor_report("torch")  # one name, not five letters
     assert "torch" in report and "tensorflow" not in report.split("Runtime")[1] and missing == []

@@ -5,7 +5,7 @@ import pytest
 
 from coursekit import exercises
 from coursekit.course import course_notebooks
-from helpers import ROOT, check_ids, execute_with_check_log
+from helpers import ROOT, check_ids, execute_with_check_log, notebook_params
 
 EXERCISES = [p for p in course_notebooks(ROOT) if p.parts[0] == "exercises"]
 
@@ -15,7 +15,7 @@ def test_exercises_are_what_the_generator_builds_from_solutions():
     assert not problems, "\n".join(problems) + "\nrun `coursekit exercises build`"
 
 
-@pytest.mark.parametrize("rel", EXERCISES, ids=str)
+@pytest.mark.parametrize("rel", notebook_params(EXERCISES))
 def test_unsolved_exercise_notebook_reports_every_check_unsolved(rel, tmp_path):
     expected = check_ids(ROOT / rel)
     assert expected == check_ids(ROOT / "solutions" / rel.relative_to("exercises"))

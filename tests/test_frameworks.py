@@ -3,7 +3,7 @@
 import pytest
 
 from coursekit.frameworks import FrameworkMissing, available, canonical, require
-from helpers import run_python
+from helpers import needs, run_python
 
 
 def test_import_imports_neither_framework():
@@ -12,6 +12,7 @@ def test_import_imports_neither_framework():
     assert out.stdout.strip() == "False False"
 
 
+@needs("tensorflow")
 def test_torch_hidden_tensorflow_still_works_and_torch_gets_a_clear_message():
     out = run_python(
         """
@@ -35,6 +36,7 @@ def test_torch_hidden_tensorflow_still_works_and_torch_gets_a_clear_message():
     assert "pip install torch==2.13" in out.stdout
 
 
+@needs("torch")
 def test_tensorflow_hidden_torch_still_works():
     out = run_python(
         """
@@ -63,6 +65,7 @@ def test_doctor_exits_nonzero_and_says_how_to_install_a_missing_framework():
     assert "torch" in out.stdout and "missing: tensorflow" in out.stderr
 
 
+@needs("torch", "tensorflow")
 def test_doctor_reports_both_frameworks():
     out = run_python("import sys; from coursekit.cli import main; sys.exit(main(['doctor']))")
     assert out.returncode == 0, out.stderr
@@ -77,6 +80,7 @@ def test_unknown_framework_names_are_rejected_with_the_accepted_ones(name):
         canonical(name)
 
 
+@needs("torch", "tensorflow")
 def test_available_does_not_import():
     import sys
 

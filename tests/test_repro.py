@@ -6,8 +6,10 @@ import numpy as np
 import pytest
 
 from coursekit.repro import seed_everything
+from helpers import needs
 
 
+@needs("torch", "tensorflow")
 def test_same_seed_same_numbers_in_both_frameworks():
     import tensorflow as tf
     import torch

@@ -117,7 +117,7 @@ def corrupt(tmp_path, change):
         (lambda r: r["timings"]["step"].update(q1=1.0), "timings.step: a BenchmarkResult needs q1 ≤ median ≤ q3"),
         (lambda r: r.update(framework="jax"), "framework: 'jax' is not one of ['pytorch', 'tensorflow']"),
         (lambda r: r.update(notebook="00_setup_tensorflow"), "notebook is '00_setup_tensorflow', but module and framework"),
-        (lambda r: r.update(schema_version=2), "schema_version: 1 was expected"),
+        (lambda r: r.update(schema_version=2), "saved by another version of coursekit (schema 2, this one reads 1)"),
         (lambda r: r["metrics"].update(acc=float("nan")), "00_setup_pytorch.json: metrics.acc (nan) is not a finite number"),
     ],
 )
@@ -179,3 +179,13 @@ def test_the_test_session_fails_when_a_notebook_writes_a_bad_record(tmp_path, mo
     worker = types.SimpleNamespace(config=types.SimpleNamespace(workerinput={}), exitstatus=pytest.ExitCode.OK)
     hooks.pytest_sessionfinish(worker)  # xdist workers leave the check to the controller
     assert worker.exitstatus == pytest.ExitCode.OK
+
+
+def test_a_record_from_an_older_coursekit_says_to_rerun_its_notebook(tmp_path):
+    path = save_results("00_setup_pytorch", {"acc": 0.5}, device="cpu", directory=tmp_path)
+    record = json.loads(path.read_text())
+    del record["schema_version"]
+    path.write_text(json.dumps(record))
+    with pytest.raises(ValueError, match=r"saved by another version of coursekit \(schema None, this one reads 1\): "
+                                         r"rerun 00_setup_pytorch.ipynb to save it again"):
+        load_results(tmp_path)

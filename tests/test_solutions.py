@@ -3,12 +3,12 @@
 import pytest
 
 from coursekit.course import course_notebooks
-from helpers import ROOT, check_ids, execute_with_check_log
+from helpers import ROOT, check_ids, execute_with_check_log, notebook_params
 
 SOLUTIONS = [p for p in course_notebooks(ROOT) if p.parts[0] == "solutions"]
 
 
-@pytest.mark.parametrize("rel", SOLUTIONS, ids=str)
+@pytest.mark.parametrize("rel", notebook_params(SOLUTIONS))
 def test_solution_notebook_passes_every_check(rel, tmp_path):
     expected = check_ids(ROOT / rel)
     assert len(expected) >= 5, f"{rel}: a module has at least five exercises per framework"

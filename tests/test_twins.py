@@ -13,7 +13,7 @@ import pytest
 from coursekit.course import FRAMEWORKS, TWIN_AGREEMENT, NotebookId, course_notebooks
 from coursekit.results import results_dir
 from coursekit.tables import Table
-from helpers import ROOT
+from helpers import ROOT, needs
 
 SESSION_START = time.time()
 LESSON_MODULES = sorted({nb.module for nb in map(NotebookId.parse, course_notebooks(ROOT))
@@ -43,6 +43,7 @@ def differs(a, b, how, tol):
     return any(abs(x - y) > tol for x, y in zip(a, b, strict=True))
 
 
+@needs("torch", "tensorflow")
 @pytest.mark.parametrize("module", LESSON_MODULES)
 def test_twins_save_the_same_keys_and_agree_where_they_must(module, tmp_path):
     both = fresh_results(module, tmp_path)

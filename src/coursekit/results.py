@@ -67,6 +67,9 @@ def check_record(record: Any, source: str = "record") -> None:
     from jsonschema import Draft202012Validator
     from jsonschema.exceptions import best_match
 
+    if isinstance(record, dict) and record.get("schema_version") != SCHEMA_VERSION and "notebook" in record:
+        raise ValueError(f"{source}: saved by another version of coursekit (schema {record.get('schema_version')}, "
+                         f"this one reads {SCHEMA_VERSION}): rerun {record['notebook']}.ipynb to save it again")
     where = _not_finite(record)
     if where is not None:
         raise ValueError(f"{source}: {where} is not a finite number; strict JSON has no NaN or Infinity")
