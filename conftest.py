@@ -47,8 +47,11 @@ def pytest_report_header(config):
     from coursekit.course import FRAMEWORKS
     from coursekit.frameworks import available
 
-    return [f"coursekit: {fw.title} is not installed here: its notebooks and tests are skipped "
-            f"(to run them: {fw.install})" for fw in FRAMEWORKS.values() if not available(fw.key)]
+    return [
+        f"coursekit: {fw.title} is not installed here: its notebooks and tests are skipped (to run them: {fw.install})"
+        for fw in FRAMEWORKS.values()
+        if not available(fw.key)
+    ]
 
 
 def pytest_itemcollected(item):

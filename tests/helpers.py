@@ -39,7 +39,11 @@ def run_python(
     env = {k: v for k, v in merged.items() if v is not None}
     return subprocess.run(
         [sys.executable, "-c", prelude + textwrap.dedent(code), *args],
-        capture_output=True, text=True, env=env, cwd=ROOT, timeout=300,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=300,
     )
 
 
@@ -54,8 +58,9 @@ def execute_with_check_log(path: Path, log: Path) -> list[dict]:
     saved = os.environ.get("COURSEKIT_CHECK_LOG")
     os.environ["COURSEKIT_CHECK_LOG"] = str(log)  # the kernel inherits this process's environment
     try:
-        NotebookClient(notebook, timeout=300, kernel_name="python3",
-                       resources={"metadata": {"path": str(path.parent)}}).execute()
+        NotebookClient(
+            notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
+        ).execute()
     finally:
         if saved is None:
             del os.environ["COURSEKIT_CHECK_LOG"]
@@ -71,8 +76,12 @@ def check_ids(path: Path) -> list[str]:
     import nbformat
 
     notebook = nbformat.read(path, as_version=4)
-    return [m for c in notebook.cells if c.cell_type == "code"
-            for m in re.findall(r"""\bcheck\(\s*["']([^"']+)["']""", c.source)]
+    return [
+        m
+        for c in notebook.cells
+        if c.cell_type == "code"
+        for m in re.findall(r"""\bcheck\(\s*["']([^"']+)["']""", c.source)
+    ]
 
 
 def needs(*frameworks: str):
@@ -83,8 +92,9 @@ def needs(*frameworks: str):
     from coursekit.frameworks import available
 
     missing = [framework(name) for name in frameworks if not available(name)]
-    return pytest.mark.skipif(bool(missing), reason=", ".join(f"{fw.title} is not installed ({fw.install})"
-                                                              for fw in missing))
+    return pytest.mark.skipif(
+        bool(missing), reason=", ".join(f"{fw.title} is not installed ({fw.install})" for fw in missing)
+    )
 
 
 def notebook_params(paths: list[Path]) -> list:
@@ -93,5 +103,6 @@ def notebook_params(paths: list[Path]) -> list:
 
     from coursekit.course import NotebookId
 
-    return [pytest.param(p, id=str(p), marks=needs(fw.key) if (fw := NotebookId.parse(p).framework) else ())
-            for p in paths]
+    return [
+        pytest.param(p, id=str(p), marks=needs(fw.key) if (fw := NotebookId.parse(p).framework) else ()) for p in paths
+    ]

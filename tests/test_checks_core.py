@@ -42,13 +42,18 @@ def test_check_returns_nothing_keeps_verdicts_and_logs_them(tmp_path, monkeypatc
 
 def test_failures_render_without_a_traceback():
     failed = CheckFailed("✗ 01.2 pairwise squared distances: transposed\n  Hint: ...")
-    assert failed._render_traceback_() == ["\x1b[31m✗ 01.2 pairwise squared distances: transposed\x1b[0m",
-                                           "\x1b[31m  Hint: ...\x1b[0m"]
+    assert failed._render_traceback_() == [
+        "\x1b[31m✗ 01.2 pairwise squared distances: transposed\x1b[0m",
+        "\x1b[31m  Hint: ...\x1b[0m",
+    ]
 
 
 def test_the_learners_exceptions_become_one_sentence_and_stubs_pass_through():
     ops = Ops()
-    with pytest.raises(Wrong, match=r"^the backward pass raised RuntimeError: first line$"), ops.learner("the backward pass"):
+    with (
+        pytest.raises(Wrong, match=r"^the backward pass raised RuntimeError: first line$"),
+        ops.learner("the backward pass"),
+    ):
         raise RuntimeError("first line\n  traceback-ish detail")
     with pytest.raises(NotImplementedError):
         ops.call(stub, 1)
@@ -61,7 +66,9 @@ def test_close_names_the_first_difference_with_plain_positions():
     close(np.ones((2, 2)), np.ones((2, 2)), "the value")
     got = np.ones((2, 3))
     got[1, 2] = 5.0
-    with pytest.raises(Wrong, match=r"^the value is off at index \(1, 2\): expected 1, got 5 \(1 of 6 values differ\)$"):
+    with pytest.raises(
+        Wrong, match=r"^the value is off at index \(1, 2\): expected 1, got 5 \(1 of 6 values differ\)$"
+    ):
         close(got, np.ones((2, 3)), "the value")
     with pytest.raises(Wrong, match=r"^the loss is off: expected 1, got 2$"):
         close(np.float64(2.0), np.float64(1.0), "the loss")

@@ -2,9 +2,9 @@
 gets wrong (in both frameworks), including answers that get the values right by the wrong technique."""
 
 import pytest
-from helpers import run_python
 
 from coursekit.checks import CheckFailed, checker
+from helpers import run_python
 
 
 def stub(*args):
@@ -100,7 +100,11 @@ def answers_torch(torch):
     }
     wrong = [
         ("01.1", lambda x: (x - x.mean(0)) / x.std(0), "sample standard deviation (n − 1, torch.std's default)"),
-        ("01.1", lambda x: (x - x.mean(1, keepdim=True)) / x.std(1, correction=0, keepdim=True), "standardized each row"),
+        (
+            "01.1",
+            lambda x: (x - x.mean(1, keepdim=True)) / x.std(1, correction=0, keepdim=True),
+            "standardized each row",
+        ),
         ("01.1", in_place, "changed its input in place"),
         ("01.1", lambda x: None, "the result is None: did you forget to `return` it?"),
         ("01.2", lambda a, b: ((b[:, None] - a[None]) ** 2).sum(-1), "got (6, 4): the result is transposed"),
@@ -123,8 +127,12 @@ def answers_torch(torch):
         ("01.6", lambda x, limit: Clip.apply(x, limit).clamp(-limit, limit), "should return x unchanged"),
         ("01.6", lambda x, limit: Clip.apply(x, 1.0), "the gradient with limit = 0.3 is off"),
         ("01.6", hooked, "not from a torch.autograd.Function: a hook (register_hook)"),
-        ("01.6", lambda x, limit: OneGradient.apply(x, limit),
-         "the backward pass raised RuntimeError: function OneGradientBackward returned an incorrect number of gradients"),
+        (
+            "01.6",
+            lambda x, limit: OneGradient.apply(x, limit),
+            "the backward pass raised RuntimeError: function OneGradientBackward returned an incorrect number "
+            "of gradients",
+        ),
         ("01.7", lambda logits, labels: -log_probs(logits)[:, labels].mean(), "torch.gather is not tf.gather"),
         ("01.7", lambda logits, labels: log_probs(logits).gather(1, labels[:, None]).mean(), "the sign is flipped"),
         ("01.8", (lambda: "A", safe_norm), "'A' is not why"),
@@ -156,12 +164,14 @@ def answers_tf(tf):
         @tf.custom_gradient
         def ident(x):
             return tf.identity(x), (lambda g: tf.clip_by_value(g, -limit, limit) if clip_grad else g)
+
         return ident(x)
 
     def bad_gradient(x, limit):
         @tf.custom_gradient
         def ident(x):
             return tf.identity(x), (lambda g: tf.clip_by_value(g, -limit))  # a missing argument
+
         return ident(x)
 
     def log_probs(logits):
@@ -211,13 +221,15 @@ def answers_tf(tf):
         ("01.6", lambda x, limit: clip(x, limit, clip_grad=False), "the gradient is not clipped"),
         ("01.6", lambda x, limit: clip(x, 1.0), "the gradient with limit = 0.3 is off"),
         ("01.6", bad_gradient, "the gradient function raised TypeError"),
-        ("01.7", lambda logits, labels: -tf.reduce_mean(tf.gather(log_probs(logits), labels, axis=1)),
-         "a (6, 6) table"),
+        (
+            "01.7",
+            lambda logits, labels: -tf.reduce_mean(tf.gather(log_probs(logits), labels, axis=1)),
+            "a (6, 6) table",
+        ),
         ("01.8", (lambda: "B", lambda x: tf.norm(x, axis=1)), "the gradient at the zero vector is NaN"),
         ("01.9", lambda *args: minimize(*args[:4], momentum=0.0), "this is plain gradient descent"),
     ]
     return right, wrong
-
 
 
 @pytest.mark.parametrize("framework, fixture", [("pytorch", "torch"), ("tensorflow", "tf")])
@@ -249,7 +261,8 @@ def test_wrong_answers_get_a_sentence_naming_the_mistake(framework, fixture, req
 
 
 def test_the_port_is_checked_against_the_numpy_reference_when_the_twin_is_missing():
-    result = run_python("""
+    result = run_python(
+        """
         import torch
         from coursekit.checks import checker
         from coursekit.checks.m01 import nll_from_logits_torch
@@ -259,7 +272,9 @@ def test_the_port_is_checked_against_the_numpy_reference_when_the_twin_is_missin
             check("01.7", lambda logits, labels: -nll_from_logits_torch(torch, logits, labels))
         except AssertionError as failed:
             print(failed)
-    """, hide=("tensorflow",))
+    """,
+        hide=("tensorflow",),
+    )
     assert result.returncode == 0, result.stderr
     assert "✓ 01.7 port a loss from the twin: passed." in result.stdout
     assert "the sign is flipped: the reference returns" in result.stdout

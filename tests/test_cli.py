@@ -5,9 +5,9 @@ import subprocess
 import sys
 
 import pytest
-from helpers import ROOT
 
 from coursekit.cli import main
+from helpers import ROOT
 
 
 def fails_cleanly(capsys, argv, command, message):
@@ -44,8 +44,12 @@ def test_an_unwritable_out_folder_is_named(capsys, monkeypatch, tmp_path):
     monkeypatch.chdir(ROOT)
     (tmp_path / "file").write_text("")
     out = tmp_path / "file" / "executed"  # under a file: cannot be created, even by root
-    fails_cleanly(capsys, ["run", "notebooks/00_setup", "--out", str(out)], "coursekit run",
-                  f"cannot write executed notebooks to {out}")
+    fails_cleanly(
+        capsys,
+        ["run", "notebooks/00_setup", "--out", str(out)],
+        "coursekit run",
+        f"cannot write executed notebooks to {out}",
+    )
 
 
 def test_outside_the_course_folder_and_without_a_command(capsys, monkeypatch, tmp_path):
@@ -57,7 +61,13 @@ def test_outside_the_course_folder_and_without_a_command(capsys, monkeypatch, tm
 
 def test_the_installed_command_prints_no_traceback():
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    done = subprocess.run([sys.executable, "-m", "coursekit.cli", "run", "missing.ipynb"],
-                          capture_output=True, text=True, cwd=ROOT, env=env, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-m", "coursekit.cli", "run", "missing.ipynb"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=60,
+    )
     assert done.returncode == 2
     assert done.stderr == "coursekit run: missing.ipynb: no such notebook or folder\n"

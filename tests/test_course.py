@@ -8,8 +8,16 @@ from coursekit.course import FRAMEWORKS, NotebookId, framework, parse_results_id
 from helpers import needs, run_python
 
 
-@pytest.mark.parametrize("spelling, key", [("torch", "torch"), ("PyTorch", "torch"), (" pytorch ", "torch"),
-                                           ("tensorflow", "tensorflow"), ("TF", "tensorflow")])
+@pytest.mark.parametrize(
+    "spelling, key",
+    [
+        ("torch", "torch"),
+        ("PyTorch", "torch"),
+        (" pytorch ", "torch"),
+        ("tensorflow", "tensorflow"),
+        ("TF", "tensorflow"),
+    ],
+)
 def test_every_accepted_spelling_names_one_framework(spelling, key):
     assert framework(spelling) is FRAMEWORKS[key]
 
@@ -34,10 +42,13 @@ def test_results_ids_name_module_and_framework():
         parse_results_id("01_tensors_autodiff_jax")
 
 
-@pytest.mark.parametrize("spelling", [pytest.param("pytorch", marks=needs("torch")),
-                                      pytest.param("tf", marks=needs("tensorflow"))])
+@pytest.mark.parametrize(
+    "spelling", [pytest.param("pytorch", marks=needs("torch")), pytest.param("tf", marks=needs("tensorflow"))]
+)
 def test_doctor_accepts_every_spelling(spelling):
-    out = run_python(f"import sys; from coursekit.cli import main; sys.exit(main(['doctor', '--framework', '{spelling}']))")
+    out = run_python(
+        f"import sys; from coursekit.cli import main; sys.exit(main(['doctor', '--framework', '{spelling}']))"
+    )
     assert out.returncode == 0, out.stderr
     assert ("torch " if spelling == "pytorch" else "tensorflow ") in out.stdout
 

@@ -23,7 +23,7 @@ def test_splits_partition_the_data_and_are_deterministic(name):
 def test_digits_are_scaled_images_with_every_class_in_every_split():
     for split in SPLITS:
         part = load_split("digits", split)
-        assert part.x.shape[1:] == (8, 8) and 0.0 <= part.x.min() and part.x.max() <= 1.0
+        assert part.x.shape[1:] == (8, 8) and part.x.min() >= 0.0 and part.x.max() <= 1.0
         assert set(part.y.tolist()) == set(range(10))
 
 
@@ -56,13 +56,25 @@ def test_training_split_is_shuffled_reproducibly():
         (lambda: torch_loader("digits", "train", batch_size=0), "batch_size must be a positive integer, got 0"),
         (lambda: tf_dataset("digits", "train", batch_size=-4), "batch_size must be a positive integer, got -4"),
         (lambda: torch_loader("digits", "train", batch_size=2.0), "batch_size must be a positive integer, got 2.0"),
-        (lambda: load_split(["digits"], "train"), r"unknown dataset \['digits'\]: expected one of digits, moons, curve"),
+        (
+            lambda: load_split(["digits"], "train"),
+            r"unknown dataset \['digits'\]: expected one of digits, moons, curve",
+        ),
         (lambda: load_split("moons", "train", seed=-1), r"seed must be an integer in \[0, 2\*\*32\), got -1"),
         (lambda: load_split("moons", "train", seed=1.5), r"seed must be an integer in \[0, 2\*\*32\), got 1.5"),
         (lambda: load_split("moons", "train", seed=True), r"seed must be an integer in \[0, 2\*\*32\), got True"),
-        (lambda: torch_loader("moons", "train", seed=2**32), r"seed must be an integer in \[0, 2\*\*32\), got 4294967296"),
-        (lambda: torch_loader("moons", "train", shuffle="no"), r"shuffle must be True, False or None \(the default\), got 'no'"),
-        (lambda: tf_dataset("moons", "train", shuffle=0), r"shuffle must be True, False or None \(the default\), got 0"),
+        (
+            lambda: torch_loader("moons", "train", seed=2**32),
+            r"seed must be an integer in \[0, 2\*\*32\), got 4294967296",
+        ),
+        (
+            lambda: torch_loader("moons", "train", shuffle="no"),
+            r"shuffle must be True, False or None \(the default\), got 'no'",
+        ),
+        (
+            lambda: tf_dataset("moons", "train", shuffle=0),
+            r"shuffle must be True, False or None \(the default\), got 0",
+        ),
     ],
 )
 def test_bad_names_and_sizes_are_clear_errors(call, message):

@@ -52,8 +52,14 @@ def test_preference_order_on_a_simulated_machine():
     ],
 )
 def test_runtime_is_read_from_the_environment(monkeypatch, env, expected):
-    for key in ("COLAB_RELEASE_TAG", "KAGGLE_KERNEL_RUN_TYPE", "BINDER_LAUNCH_HOST", "BINDER_REQUEST",
-                "BINDER_SERVICE_HOST", "CI"):
+    for key in (
+        "COLAB_RELEASE_TAG",
+        "KAGGLE_KERNEL_RUN_TYPE",
+        "BINDER_LAUNCH_HOST",
+        "BINDER_REQUEST",
+        "BINDER_SERVICE_HOST",
+        "CI",
+    ):
         monkeypatch.delenv(key, raising=False)
     for key, value in env.items():
         monkeypatch.setenv(key, value)

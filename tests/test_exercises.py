@@ -34,7 +34,9 @@ def solution_cell(text):
 def test_stub_replaces_the_block_and_keeps_indentation():
     source = "def f(x):\n    ### BEGIN SOLUTION\n    y = 2 * x\n    return y\n    ### END SOLUTION\n"
     stub = exercises.strip_solutions(source, "cell")
-    assert stub == 'def f(x):\n    # YOUR CODE HERE\n    raise NotImplementedError("replace this line with your code")\n'
+    assert (
+        stub == 'def f(x):\n    # YOUR CODE HERE\n    raise NotImplementedError("replace this line with your code")\n'
+    )
     namespace = {}
     exec(stub, namespace)  # a stub is valid Python; calling it says "not solved"
     with pytest.raises(NotImplementedError):
@@ -65,4 +67,6 @@ def test_stale_exercises_are_reported(tmp_path):
     assert built and exercises.stale(tmp_path) == []
     path = tmp_path / built[0]
     path.write_text(path.read_text().replace("YOUR CODE HERE", "my attempt"))
-    assert exercises.stale(tmp_path) == [f"{built[0]}: differs from what `coursekit exercises build` makes of its solution"]
+    assert exercises.stale(tmp_path) == [
+        f"{built[0]}: differs from what `coursekit exercises build` makes of its solution"
+    ]

@@ -54,8 +54,10 @@ def test_binder_takes_the_cpu_build_of_torch_and_installs_coursekit():
     assert (ROOT / "binder" / "runtime.txt").read_text().strip() == "python-3.11"
 
 
-@pytest.mark.skipif(Path(sys.prefix).resolve() != (ROOT / ".venv").resolve(),
-                    reason="only the course's own .venv must be free of CUDA packages (a GPU machine has them on purpose)")
+@pytest.mark.skipif(
+    Path(sys.prefix).resolve() != (ROOT / ".venv").resolve(),
+    reason="only the course's own .venv must be free of CUDA packages (a GPU machine has them on purpose)",
+)
 def test_no_cuda_packages_were_installed():
     listing = subprocess.run([sys.executable, "-m", "pip", "list"], capture_output=True, text=True).stdout
     assert not re.search(r"^nvidia-", listing, flags=re.MULTILINE | re.IGNORECASE), "a CUDA build was pulled in"
@@ -65,5 +67,9 @@ def test_readme_quickstart_and_ci_use_the_two_commands():
     readme = (ROOT / "README.md").read_text()
     quickstart = readme.split("## Quickstart", 1)[1].split("\n## ", 1)[0]
     assert re.findall(r"^make \w+$", quickstart, flags=re.MULTILINE) == ["make lab", "make test"]
-    ci = [line for line in (ROOT / ".ci" / "run").read_text().splitlines() if line and not line.startswith(("#", "set ", "cd "))]
+    ci = [
+        line
+        for line in (ROOT / ".ci" / "run").read_text().splitlines()
+        if line and not line.startswith(("#", "set ", "cd "))
+    ]
     assert ci == ["make test"]

@@ -42,8 +42,11 @@ def clean_env():
 
 def test_a_notebook_that_runs_the_setup_cell_shows_no_startup_notice_and_real_errors_still_show():
     setup = setup_source(Course.from_pyproject(ROOT))
-    cells = [setup, "import tensorflow as tf\nprint(tf.constant(2.0).numpy())",
-             "import os, sys\nos.write(2, b'a real message\\n')"]
+    cells = [
+        setup,
+        "import tensorflow as tf\nprint(tf.constant(2.0).numpy())",
+        "import os, sys\nos.write(2, b'a real message\\n')",
+    ]
     outputs = outputs_of(cells, clean_env())
     assert outputs[0] == [], f"the setup cell shows something: {outputs[0]}"
     out = ["".join(o.get("text", "") for o in cell if o.get("name") == "stderr") for cell in outputs]
@@ -58,8 +61,10 @@ def test_without_the_setup_cell_the_notices_show_as_stderr():
 
 def test_a_learner_who_sets_a_log_level_keeps_it():
     setup = setup_source(Course.from_pyproject(ROOT))
-    out = stderr_of([setup, "import tensorflow as tf\nimport os; print(os.environ['TF_CPP_MIN_LOG_LEVEL'])"],
-                    {**clean_env(), "TF_CPP_MIN_LOG_LEVEL": "0"})
+    out = stderr_of(
+        [setup, "import tensorflow as tf\nimport os; print(os.environ['TF_CPP_MIN_LOG_LEVEL'])"],
+        {**clean_env(), "TF_CPP_MIN_LOG_LEVEL": "0"},
+    )
     assert NOTICE in out[1]
 
 

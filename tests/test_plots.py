@@ -39,8 +39,10 @@ def display(monkeypatch):
 
 
 def test_importing_coursekit_imports_no_plotting_library():
-    out = run_python("import sys, coursekit; coursekit.plots.curves; "
-                     "print([m for m in ('matplotlib', 'ipywidgets', 'IPython') if m in sys.modules])")
+    out = run_python(
+        "import sys, coursekit; coursekit.plots.curves; "
+        "print([m for m in ('matplotlib', 'ipywidgets', 'IPython') if m in sys.modules])"
+    )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
 
@@ -54,8 +56,13 @@ def test_framework_colours_are_the_same_everywhere():
 
 
 def test_curves_plots_lists_against_their_index_and_pairs_against_x():
-    fig = plots.curves({"TensorFlow": [3.0, 2.0, 1.0], "PyTorch": ([10, 20], [5.0, 4.0])},
-                       xlabel="step", ylabel="loss", title="fit", logy=True)
+    fig = plots.curves(
+        {"TensorFlow": [3.0, 2.0, 1.0], "PyTorch": ([10, 20], [5.0, 4.0])},
+        xlabel="step",
+        ylabel="loss",
+        title="fit",
+        logy=True,
+    )
     assert isinstance(fig, Figure)
     drawn = lines(fig)
     assert list(drawn["TensorFlow"].get_xdata()) == [0, 1, 2]
@@ -72,13 +79,16 @@ def test_curves_draws_on_a_given_axes():
     assert not ax1.get_lines() and len(ax2.get_lines()) == 1
 
 
-@pytest.mark.parametrize(("series", "error", "message"), [
-    ({}, ValueError, "non-empty mapping"),
-    ({"loss": []}, ValueError, "'loss' has no values"),
-    ({"loss": ["a", 1]}, TypeError, r"'loss'\[0\]: expected a number, got str 'a'"),
-    ({"loss": 0.5}, TypeError, "'loss': expected a sequence of numbers, got float '0.5'"),
-    ({"loss": ([1, 2, 3], [1, 2])}, ValueError, "x has 3 values but y has 2"),
-])
+@pytest.mark.parametrize(
+    ("series", "error", "message"),
+    [
+        ({}, ValueError, "non-empty mapping"),
+        ({"loss": []}, ValueError, "'loss' has no values"),
+        ({"loss": ["a", 1]}, TypeError, r"'loss'\[0\]: expected a number, got str 'a'"),
+        ({"loss": 0.5}, TypeError, "'loss': expected a sequence of numbers, got float '0.5'"),
+        ({"loss": ([1, 2, 3], [1, 2])}, ValueError, "x has 3 values but y has 2"),
+    ],
+)
 def test_curves_bad_input(series, error, message):
     with pytest.raises(error, match=message):
         plots.curves(series, xlabel="x", ylabel="y")
@@ -89,7 +99,9 @@ def test_bars_with_errors():
     heights = [p.get_height() for p in fig.axes[0].patches]
     assert heights == [2.0, 3.0]
     assert [p.get_facecolor()[:3] for p in fig.axes[0].patches] == [
-        matplotlib.colors.to_rgb(plots.TORCH_COLOUR), matplotlib.colors.to_rgb(plots.TF_COLOUR)]
+        matplotlib.colors.to_rgb(plots.TORCH_COLOUR),
+        matplotlib.colors.to_rgb(plots.TF_COLOUR),
+    ]
     with pytest.raises(ValueError, match=r"errors for \['JAX'\] have no bar; the bars are"):
         plots.bars({"PyTorch": 2.0}, ylabel="s", errors={"JAX": 1.0})
     with pytest.raises(TypeError, match="'PyTorch': expected a number, got str 'fast'"):
@@ -104,7 +116,7 @@ def test_timings_draw_medians_with_the_iqr_in_a_readable_unit():
     ax = fig.axes[0]
     assert [round(p.get_height(), 6) for p in ax.patches] == [2.0, 1.0]
     assert ax.get_ylabel().startswith("time per call (ms)")
-    with pytest.raises(TypeError, match="non-empty list of coursekit.benchmark results"):
+    with pytest.raises(TypeError, match=r"non-empty list of coursekit.benchmark results"):
         plots.timings([])
 
 
@@ -116,14 +128,19 @@ def test_twins_reads_saved_results(tmp_path):
     assert fig.axes[0].get_title() == "05_cnn: accuracy"
     with pytest.raises(KeyError, match="05_cnn_pytorch saved no metric 'loss'; its metrics are: accuracy"):
         plots.twins("05_cnn", "loss", directory=tmp_path)
-    with pytest.raises(FileNotFoundError, match=r"no saved results for 06_rnn_pytorch in .*: run "
-                                                r"notebooks/06_rnn/06_rnn_pytorch\.ipynb first"):
+    with pytest.raises(
+        FileNotFoundError,
+        match=r"no saved results for 06_rnn_pytorch in .*: run "
+        r"notebooks/06_rnn/06_rnn_pytorch\.ipynb first",
+    ):
         plots.twins("06_rnn", "accuracy", directory=tmp_path)
 
 
 def test_twins_draws_curves_and_rejects_mixed_kinds():
-    results = {f"01_fit_{fw}": {"metrics": {"loss": [3.0, 2.0, 1.5], "final": 1.5, "name": "x"}}
-               for fw in ("pytorch", "tensorflow")}
+    results = {
+        f"01_fit_{fw}": {"metrics": {"loss": [3.0, 2.0, 1.5], "final": 1.5, "name": "x"}}
+        for fw in ("pytorch", "tensorflow")
+    }
     fig = plots.twins("01_fit", "loss", results=results, ylabel="MSE")
     assert set(lines(fig)) == {"PyTorch", "TensorFlow"} and fig.axes[0].get_ylabel() == "MSE"
     results["01_fit_tensorflow"]["metrics"]["loss"] = 1.5
@@ -208,15 +225,18 @@ def test_explore_outside_a_notebook_draws_the_default(capsys):
     assert capsys.readouterr().out == "explore: widgets need a notebook; drew lr=0.1\n"
 
 
-@pytest.mark.parametrize(("draw", "controls", "error", "message"), [
-    (draw_line, {}, ValueError, "at least one control"),
-    ("draw_line", {"lr": [0.1]}, TypeError, "needs a function that returns a Figure, got str"),
-    (lambda lr: None, {"lr": [0.1]}, TypeError, "must return a matplotlib Figure .* got NoneType"),
-    (draw_line, {"lr": []}, ValueError, r"control lr=\[\]: give a non-empty list"),
-    (draw_line, {"lr": 0.1}, ValueError, "control lr=0.1: give"),
-    (draw_line, {"lr": (1.0, 0.0, 0.1)}, ValueError, r"\(min, max, step\) or \(min, max, step, default\)"),
-    (draw_line, {"lr": (0.0, 1.0)}, ValueError, "control lr="),
-])
+@pytest.mark.parametrize(
+    ("draw", "controls", "error", "message"),
+    [
+        (draw_line, {}, ValueError, "at least one control"),
+        ("draw_line", {"lr": [0.1]}, TypeError, "needs a function that returns a Figure, got str"),
+        (lambda lr: None, {"lr": [0.1]}, TypeError, "must return a matplotlib Figure .* got NoneType"),
+        (draw_line, {"lr": []}, ValueError, r"control lr=\[\]: give a non-empty list"),
+        (draw_line, {"lr": 0.1}, ValueError, "control lr=0.1: give"),
+        (draw_line, {"lr": (1.0, 0.0, 0.1)}, ValueError, r"\(min, max, step\) or \(min, max, step, default\)"),
+        (draw_line, {"lr": (0.0, 1.0)}, ValueError, "control lr="),
+    ],
+)
 def test_explore_bad_input(draw, controls, error, message):
     with pytest.raises(error, match=message):
         plots.explore(draw, **controls)
@@ -253,8 +273,9 @@ def test_in_a_kernel_each_live_figure_is_one_output(backend, monkeypatch):
     monkeypatch.setenv("MPLBACKEND", backend)  # the kernel inherits it
     notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in NOTEBOOK])
     NotebookClient(notebook, timeout=120, kernel_name="python3").execute()
-    kinds = [[mime for o in cell.outputs for mime in o.get("data", {}) if mime != "text/plain"]
-             for cell in notebook.cells]
+    kinds = [
+        [mime for o in cell.outputs for mime in o.get("data", {}) if mime != "text/plain"] for cell in notebook.cells
+    ]
     assert kinds[1] == ["image/png"], "LivePlot must update one output in place"
     assert int(notebook.cells[2].outputs[0]["text"]) >= 2, "LivePlot should have redrawn during the loop"
     assert kinds[3] == ["application/vnd.jupyter.widget-view+json", "image/png"]

@@ -20,8 +20,9 @@ def make_notebook(path, body):
 def test_runs_injects_parameters_and_reports(tmp_path):
     make_notebook(tmp_path / "good.ipynb", "assert epochs == 3, epochs\nprint('trained', epochs)")
     make_notebook(tmp_path / "bad.ipynb", "raise RuntimeError('loss is NaN')")
-    records = run_notebooks(find_notebooks([tmp_path]), out_dir=tmp_path / "out", root=tmp_path,
-                            parameters={"epochs": 3})
+    records = run_notebooks(
+        find_notebooks([tmp_path]), out_dir=tmp_path / "out", root=tmp_path, parameters={"epochs": 3}
+    )
     status = {r.notebook.name: r for r in records}
     assert status["good.ipynb"].status == "ok"
     assert status["bad.ipynb"].status == "failed" and "loss is NaN" in status["bad.ipynb"].error
@@ -31,9 +32,17 @@ def test_runs_injects_parameters_and_reports(tmp_path):
     assert "bad.ipynb" in text and "failed" in text and "ok" in text
 
 
-@pytest.mark.parametrize("text, expected", [("epochs=3", ("epochs", 3)), ("device=cuda", ("device", "cuda")),
-                                            ("lr=1e-3", ("lr", 0.001)), ("sizes=[1, 2]", ("sizes", [1, 2])),
-                                            ("epochs = 3", ("epochs", 3)), ("note={[]: 1}", ("note", "{[]: 1}"))])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("epochs=3", ("epochs", 3)),
+        ("device=cuda", ("device", "cuda")),
+        ("lr=1e-3", ("lr", 0.001)),
+        ("sizes=[1, 2]", ("sizes", [1, 2])),
+        ("epochs = 3", ("epochs", 3)),
+        ("note={[]: 1}", ("note", "{[]: 1}")),
+    ],
+)
 def test_parameters_parse_as_python_literals(text, expected):
     assert parse_parameter(text) == expected
 
@@ -41,7 +50,7 @@ def test_parameters_parse_as_python_literals(text, expected):
 def test_bad_parameters_and_paths_are_named(tmp_path):
     with pytest.raises(ValueError, match="'epochs' is not of the form name=value"):
         parse_parameter("epochs")
-    with pytest.raises(FileNotFoundError, match="nothing.ipynb: no such notebook or folder"):
+    with pytest.raises(FileNotFoundError, match=r"nothing.ipynb: no such notebook or folder"):
         find_notebooks([tmp_path / "nothing.ipynb"])
 
 
@@ -64,7 +73,7 @@ def test_paths_are_checked_before_anything_runs(tmp_path):
     make_notebook(tmp_path / "good.ipynb", "pass")
     assert find_notebooks(tmp_path) == find_notebooks(str(tmp_path)) == [tmp_path / "good.ipynb"]  # one path
     (tmp_path / "notes.txt").write_text("")
-    with pytest.raises(ValueError, match="notes.txt: not a notebook"):
+    with pytest.raises(ValueError, match=r"notes.txt: not a notebook"):
         find_notebooks([tmp_path / "notes.txt"])
     with pytest.raises(TypeError, match="paths must be a path or a list of paths, got 3"):
         find_notebooks(3)
@@ -80,7 +89,7 @@ def test_paths_are_checked_before_anything_runs(tmp_path):
     for kwargs, error, message in cases:
         with pytest.raises(error, match=re.escape(message)):
             run_notebooks(good, **{"out_dir": tmp_path / "out", "root": tmp_path, **kwargs})
-    with pytest.raises(FileNotFoundError, match="gone.ipynb: no such notebook"):
+    with pytest.raises(FileNotFoundError, match=r"gone.ipynb: no such notebook"):
         run_notebooks([tmp_path / "gone.ipynb"], out_dir=tmp_path / "out", root=tmp_path)
     with pytest.raises(TypeError, match="notebooks must be a list of notebook paths"):
         run_notebooks(tmp_path / "good.ipynb", out_dir=tmp_path / "out", root=tmp_path)

@@ -52,6 +52,7 @@ def test_fails_on_twins_whose_headings_differ(course):
     def rename(nb):
         cell = next(c for c in nb.cells if c.source.startswith("## 2."))
         cell.source = cell.source.replace("## 2. Which devices the framework sees", "## 2. Devices")
+
     edit(path, rename)
     found = "\n".join(tree_problems(course))
     assert "section headings differ from its twin 00_setup_tensorflow.ipynb" in found
@@ -71,10 +72,15 @@ def test_fails_on_stale_headers_outputs_and_bad_parameters_and_write_mends_heade
         nb.cells[1].source += "\nprint('edited by hand')"
         nb.cells[2].source += "\nsize = compute_size()"
         nb.cells[4].outputs = [nbformat.v4.new_output("stream", text="left over")]
+
     edit(path, damage)
     found = "\n".join(tree_problems(course))
-    for expected in ("title cell is not the generated title", "not the generated setup cell",
-                     "may only assign literal values", "cell 5 carries outputs"):
+    for expected in (
+        "title cell is not the generated title",
+        "not the generated setup cell",
+        "may only assign literal values",
+        "cell 5 carries outputs",
+    ):
         assert expected in found
     assert write_tree(course) == [path.relative_to(course)]
     left = "\n".join(tree_problems(course))
@@ -87,14 +93,20 @@ def test_fails_on_a_dead_link_and_on_a_lesson_that_does_not_link_its_exercises(c
     def unlink_exercises(nb):
         summary = nb.cells[-1]
         summary.source = summary.source.replace("../../exercises/", "../../exercises-gone/")
+
     edit(lesson, unlink_exercises)
     found = "\n".join(tree_problems(course))
-    assert "the link '../../exercises-gone/01_tensors_autodiff/01_tensors_autodiff_pytorch.ipynb' points at no file" in found
+    assert (
+        "the link '../../exercises-gone/01_tensors_autodiff/01_tensors_autodiff_pytorch.ipynb' points at no file"
+        in found
+    )
     assert "01_tensors_autodiff_pytorch.ipynb: the Summary does not link to its exercises" in found
 
 
 def test_misplaced_notebooks_are_named(course):
-    (course / "notebooks/00_setup/scratch.ipynb").write_text((course / "notebooks/00_setup/00_setup_pytorch.ipynb").read_text())
+    (course / "notebooks/00_setup/scratch.ipynb").write_text(
+        (course / "notebooks/00_setup/00_setup_pytorch.ipynb").read_text()
+    )
     assert any("scratch.ipynb: a course notebook lives at" in p for p in tree_problems(course))
 
 
@@ -119,21 +131,31 @@ def test_badges_and_setup_come_from_the_one_repository_setting():
 
 def test_a_course_level_notebook_has_its_own_anatomy_and_no_twin(course):
     scorecard = nbformat.v4.new_notebook()
-    scorecard.cells = [nbformat.v4.new_markdown_cell("# x\n\n**Objectives**\n\n- compare\n\n**Run time**: 5 s"),
-                       nbformat.v4.new_code_cell("x = 1", metadata={"tags": ["parameters"]}),
-                       nbformat.v4.new_markdown_cell("## 1. Gather\n\n## 2. Summary")]
+    scorecard.cells = [
+        nbformat.v4.new_markdown_cell("# x\n\n**Objectives**\n\n- compare\n\n**Run time**: 5 s"),
+        nbformat.v4.new_code_cell("x = 1", metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_markdown_cell("## 1. Gather\n\n## 2. Summary"),
+    ]
     nbformat.write(scorecard, course / "notebooks/scorecard.ipynb")
     found = tree_problems(course)
-    assert found == ["notebooks/scorecard.ipynb: the title cell is not the generated title and badges: run `coursekit anatomy --write`",
-                     "notebooks/scorecard.ipynb: cell 2 is not the generated setup cell: run `coursekit anatomy --write`",
-                     "notebooks/scorecard.ipynb: the parameters cell must be cell 3, tagged 'parameters' (found: cells [2])"]
+    assert found == [
+        "notebooks/scorecard.ipynb: the title cell is not the generated title and badges: "
+        "run `coursekit anatomy --write`",
+        "notebooks/scorecard.ipynb: cell 2 is not the generated setup cell: run `coursekit anatomy --write`",
+        "notebooks/scorecard.ipynb: the parameters cell must be cell 3, tagged 'parameters' (found: cells [2])",
+    ]
     write_tree(course)
     assert tree_problems(course) == []
     title = nbformat.read(course / "notebooks/scorecard.ipynb", as_version=4).cells[0].source
-    assert title.startswith("# Scorecard: the two frameworks on your machine\n\n[![Open in Colab]") and "Twin:" not in title
+    assert (
+        title.startswith("# Scorecard: the two frameworks on your machine\n\n[![Open in Colab]")
+        and "Twin:" not in title
+    )
 
 
 def test_an_unknown_course_level_notebook_is_named(course):
     shutil.copy(ROOT / "notebooks/00_setup/00_setup_pytorch.ipynb", course / "notebooks/scratch.ipynb")
-    assert any("notebooks/scratch.ipynb: a course-level notebook must be one of notebooks/scorecard.ipynb" in p
-               for p in tree_problems(course))
+    assert any(
+        "notebooks/scratch.ipynb: a course-level notebook must be one of notebooks/scorecard.ipynb" in p
+        for p in tree_problems(course)
+    )

@@ -16,8 +16,13 @@ from coursekit.tables import Table
 from helpers import ROOT, needs
 
 SESSION_START = time.time()
-LESSON_MODULES = sorted({nb.module for nb in map(NotebookId.parse, course_notebooks(ROOT))
-                         if nb.kind == "lesson" and nb.framework is not None})
+LESSON_MODULES = sorted(
+    {
+        nb.module
+        for nb in map(NotebookId.parse, course_notebooks(ROOT))
+        if nb.kind == "lesson" and nb.framework is not None
+    }
+)
 
 
 def fresh_results(module, tmp_path):
@@ -51,14 +56,17 @@ def test_twins_save_the_same_keys_and_agree_where_they_must(module, tmp_path):
     assert torch["metrics"].keys() == tf["metrics"].keys(), (
         f"{module}: the twins save different metric keys: only PyTorch "
         f"{sorted(torch['metrics'].keys() - tf['metrics'].keys())}, only TensorFlow "
-        f"{sorted(tf['metrics'].keys() - torch['metrics'].keys())}")
+        f"{sorted(tf['metrics'].keys() - torch['metrics'].keys())}"
+    )
     assert torch["timings"].keys() == tf["timings"].keys(), f"{module}: the twins time different things"
     for key, (how, tol) in TWIN_AGREEMENT.get(module, {}).items():
         a, b = torch["metrics"][key], tf["metrics"][key]
         assert not differs(a, b, how, tol), f"{module}: {key} differs between the twins: PyTorch {a}, TensorFlow {b}"
     rows = [[key, torch["metrics"][key], tf["metrics"][key]] for key in sorted(torch["metrics"])]
-    rows += [[f"{key} (median s)", f"{torch['timings'][key]['median']:.3g}", f"{tf['timings'][key]['median']:.3g}"]
-             for key in sorted(torch["timings"])]
+    rows += [
+        [f"{key} (median s)", f"{torch['timings'][key]['median']:.3g}", f"{tf['timings'][key]['median']:.3g}"]
+        for key in sorted(torch["timings"])
+    ]
     print(Table(["metric", "PyTorch", "TensorFlow"], rows))
 
 

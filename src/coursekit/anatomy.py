@@ -42,14 +42,17 @@ def badge_line(nb: NotebookId, course: Course) -> str:
 
 def setup_source(course: Course) -> str:
     """The Colab/Kaggle setup cell: installs coursekit there, does nothing where it is importable."""
-    return f'''{SETUP_MARK}): on Colab or Kaggle this installs the course's helper
+    return f"""{SETUP_MARK}): on Colab or Kaggle this installs the course's helper
 # package from the course repository, leaving the preinstalled torch, TensorFlow, numpy and
 # ipywidgets as they are. Locally (`make lab`) and on Binder, coursekit is installed: nothing happens.
-import importlib.util, os, subprocess, sys
+import importlib.util
+import os
+import subprocess
+import sys
 
 if importlib.util.find_spec("coursekit") is None:
-    hosted = "google.colab" in sys.modules or "COLAB_RELEASE_TAG" in os.environ or "KAGGLE_KERNEL_RUN_TYPE" in os.environ
-    if not hosted:
+    colab = "google.colab" in sys.modules or "COLAB_RELEASE_TAG" in os.environ
+    if not (colab or "KAGGLE_KERNEL_RUN_TYPE" in os.environ):
         raise ModuleNotFoundError(
             "coursekit is not installed in this kernel's Python. From the course folder, start "
             "JupyterLab with `make lab` (it installs everything), or run `pip install -e .` there."
@@ -61,7 +64,7 @@ if importlib.util.find_spec("coursekit") is None:
 # them out of the outputs, unless you set TF_CPP_MIN_LOG_LEVEL yourself. It imports no framework.
 from coursekit.notices import quiet_tensorflow_startup
 
-quiet_tensorflow_startup()'''
+quiet_tensorflow_startup()"""
 
 
 def _text(cell: Any) -> str:
@@ -110,7 +113,11 @@ def problems(notebook: Any, nb: NotebookId, course: Course) -> list[str]:
     say = out.append
     cells = notebook.cells
     first = _text(cells[0]) if cells else ""
-    if not cells or cells[0].cell_type != "markdown" or not first.startswith(nb.title + "\n\n" + badge_line(nb, course)):
+    if (
+        not cells
+        or cells[0].cell_type != "markdown"
+        or not first.startswith(nb.title + "\n\n" + badge_line(nb, course))
+    ):
         say("the title cell is not the generated title and badges: run `coursekit anatomy --write`")
     else:
         for part in ("**Objectives**", "**Run time**"):
@@ -150,7 +157,8 @@ def _parameter_problems(source: str) -> list[str]:
     except SyntaxError as err:
         return [f"the parameters cell is not valid Python ({err.msg}, line {err.lineno})"]
     bad = [
-        node.lineno for node in tree.body
+        node.lineno
+        for node in tree.body
         if not (isinstance(node, (ast.Assign, ast.AnnAssign)) and _literal(node.value))
     ]
     if not tree.body:
@@ -196,8 +204,9 @@ def tree_problems(root: Path) -> list[str]:
         elif nb.framework is FRAMEWORKS["torch"]:
             mine, theirs = headings(notebook), headings(nbformat.read(root / nb.twin, as_version=4))
             if mine != theirs:
-                out.append(f"{rel}: section headings differ from its twin {nb.twin.name}:\n"
-                           + _heading_diff(mine, theirs))
+                out.append(
+                    f"{rel}: section headings differ from its twin {nb.twin.name}:\n" + _heading_diff(mine, theirs)
+                )
     if (root / "README.md").is_file():
         old, new = _readme_with_map(root, course)
         if MAP_START not in old:
@@ -214,7 +223,8 @@ def _links(notebook: Any, path: Path) -> list[tuple[str, Path]]:
     """Every relative link in the markdown cells, with the file it points to."""
     return [
         (target, (path.parent / target.split("#", 1)[0]).resolve())
-        for cell in notebook.cells if cell.cell_type == "markdown"
+        for cell in notebook.cells
+        if cell.cell_type == "markdown"
         for target in LINK.findall(_text(cell))
     ]
 
@@ -249,10 +259,15 @@ def course_map(root: Path, course: Course) -> str:
             cells.append(" · ".join(links) or "—")
         if cells != ["—"] * 3:
             rows.append(f"| {module[:2]} · {title} | " + " | ".join(cells) + " |")
-    rows += [f"\nCourse-wide: [{COURSE_NOTEBOOKS[nb.module]}]({nb.path.as_posix()})"
-             for nb in sorted(present, key=lambda n: n.path) if nb.kind == "course"]
-    binder = (f"[![Launch the course on Binder](https://mybinder.org/badge_logo.svg)]"
-              f"(https://mybinder.org/v2/gh/{course.slug}/{course.ref}?urlpath=lab/tree/notebooks)")
+    rows += [
+        f"\nCourse-wide: [{COURSE_NOTEBOOKS[nb.module]}]({nb.path.as_posix()})"
+        for nb in sorted(present, key=lambda n: n.path)
+        if nb.kind == "course"
+    ]
+    binder = (
+        f"[![Launch the course on Binder](https://mybinder.org/badge_logo.svg)]"
+        f"(https://mybinder.org/v2/gh/{course.slug}/{course.ref}?urlpath=lab/tree/notebooks)"
+    )
     return "\n".join([MAP_START, binder, "", *rows, MAP_END])
 
 

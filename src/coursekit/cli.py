@@ -70,8 +70,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(summary(records))
     failed = [r for r in records if r.status != "ok"]
     total = sum(r.seconds for r in records)
-    print(f"\n{len(records) - len(failed)} passed, {len(failed)} failed in {total:.0f} s; "
-          f"executed copies in {args.out}/")
+    print(
+        f"\n{len(records) - len(failed)} passed, {len(failed)} failed in {total:.0f} s; executed copies in {args.out}/"
+    )
     return 1 if failed else 0
 
 
@@ -116,13 +117,24 @@ def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="coursekit", description="Helpers of the PyTorch + TensorFlow course.")
     sub = parser.add_subparsers(dest="command", required=True)
     doctor = sub.add_parser("doctor", help="what is installed and which devices each framework sees")
-    doctor.add_argument("--framework", action="append", type=_framework, metavar="NAME",
-                        help="check only this framework: torch (pytorch) or tensorflow (tf); repeatable; default both")
+    doctor.add_argument(
+        "--framework",
+        action="append",
+        type=_framework,
+        metavar="NAME",
+        help="check only this framework: torch (pytorch) or tensorflow (tf); repeatable; default both",
+    )
     doctor.set_defaults(func=cmd_doctor, framework=None)
     run = sub.add_parser("run", help="execute notebooks headless with papermill and print a summary")
     run.add_argument("paths", nargs="*", help="notebooks or folders (default: notebooks/)")
-    run.add_argument("-p", "--parameter", action="append", default=[], metavar="NAME=VALUE",
-                     help="inject a parameter into every notebook (repeatable), e.g. -p epochs=1")
+    run.add_argument(
+        "-p",
+        "--parameter",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="inject a parameter into every notebook (repeatable), e.g. -p epochs=1",
+    )
     run.add_argument("--out", default="build/executed", help="where executed copies go (default build/executed)")
     run.add_argument("--timeout", type=_timeout, default=600, help="seconds allowed per cell, 1 to 86400 (default 600)")
     run.set_defaults(func=cmd_run)

@@ -57,10 +57,20 @@ class Framework:
 
 
 FRAMEWORKS = {
-    "torch": Framework("torch", "pytorch", "PyTorch", ("torch", "pytorch"),
-                       "pip install torch==2.13.*  (CPU build; see the course README)"),
-    "tensorflow": Framework("tensorflow", "tensorflow", "TensorFlow", ("tensorflow", "tf"),
-                            "pip install tensorflow-cpu==2.21.*  (macOS: tensorflow==2.21.*)"),
+    "torch": Framework(
+        "torch",
+        "pytorch",
+        "PyTorch",
+        ("torch", "pytorch"),
+        "pip install torch==2.13.*  (CPU build; see the course README)",
+    ),
+    "tensorflow": Framework(
+        "tensorflow",
+        "tensorflow",
+        "TensorFlow",
+        ("tensorflow", "tf"),
+        "pip install tensorflow-cpu==2.21.*  (macOS: tensorflow==2.21.*)",
+    ),
 }
 _SPELLINGS = {alias: fw for fw in FRAMEWORKS.values() for alias in fw.aliases}
 
@@ -100,8 +110,10 @@ class NotebookId:
         parts = relpath.parts
         if len(parts) == 2 and parts[0] == "notebooks" and relpath.suffix == ".ipynb":
             if relpath.stem not in COURSE_NOTEBOOKS:
-                raise ValueError(f"{relpath}: a course-level notebook must be one of "
-                                 f"{', '.join(f'notebooks/{n}.ipynb' for n in COURSE_NOTEBOOKS)}")
+                raise ValueError(
+                    f"{relpath}: a course-level notebook must be one of "
+                    f"{', '.join(f'notebooks/{n}.ipynb' for n in COURSE_NOTEBOOKS)}"
+                )
             return cls(relpath, "course", relpath.stem, None)
         match = FILENAME.match(relpath.name)
         if len(parts) != 3 or parts[0] not in KINDS or not match or match["module"] != parts[1]:
@@ -136,8 +148,10 @@ def parse_results_id(notebook: str) -> tuple[str, Framework]:
     """'01_tensors_autodiff_pytorch' -> ('01_tensors_autodiff', PyTorch); ValueError naming the form."""
     match = RESULTS_ID.match(notebook) if isinstance(notebook, str) else None
     if not match:
-        raise ValueError(f"notebook id {notebook!r} is not of the form NN_slug_pytorch or NN_slug_tensorflow "
-                         "(e.g. '00_setup_pytorch')")
+        raise ValueError(
+            f"notebook id {notebook!r} is not of the form NN_slug_pytorch or NN_slug_tensorflow "
+            "(e.g. '00_setup_pytorch')"
+        )
     return match["module"], framework(match["framework"])
 
 

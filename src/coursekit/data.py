@@ -82,16 +82,17 @@ def load_split(dataset: str, split: str, *, seed: int = 0) -> Split:
     )
     val_share = FRACTIONS["val"] / (FRACTIONS["train"] + FRACTIONS["val"])
     x_train, x_val, y_train, y_val = train_test_split(
-        x_rest, y_rest, test_size=val_share, random_state=seed,
+        x_rest,
+        y_rest,
+        test_size=val_share,
+        random_state=seed,
         stratify=y_rest if stratify is not None else None,
     )
     parts = {"train": (x_train, y_train), "val": (x_val, y_val), "test": (x_test, y_test)}
     return Split(dataset, split, *parts[split])
 
 
-def torch_loader(
-    dataset: str, split: str, *, batch_size: int = 64, shuffle: bool | None = None, seed: int = 0
-):
+def torch_loader(dataset: str, split: str, *, batch_size: int = 64, shuffle: bool | None = None, seed: int = 0):
     """A torch DataLoader over one split; shuffles the training split by default, with a seeded order."""
     batch_size, shuffle = _loader_options(batch_size, shuffle)
     part = load_split(dataset, split, seed=seed)
@@ -107,9 +108,7 @@ def torch_loader(
     )
 
 
-def tf_dataset(
-    dataset: str, split: str, *, batch_size: int = 64, shuffle: bool | None = None, seed: int = 0
-):
+def tf_dataset(dataset: str, split: str, *, batch_size: int = 64, shuffle: bool | None = None, seed: int = 0):
     """A tf.data.Dataset over one split; shuffles the training split by default, with a seeded order."""
     batch_size, shuffle = _loader_options(batch_size, shuffle)
     part = load_split(dataset, split, seed=seed)
@@ -122,5 +121,7 @@ def tf_dataset(
 
 def _loader_options(batch_size: int, shuffle: bool | None) -> tuple[int, bool | None]:
     """The checked batch size and shuffle flag shared by torch_loader and tf_dataset."""
-    return (validate.integer("batch_size", batch_size, minimum=1, expected="a positive integer"),
-            validate.flag("shuffle", shuffle, allow_none=True))
+    return (
+        validate.integer("batch_size", batch_size, minimum=1, expected="a positive integer"),
+        validate.optional_flag("shuffle", shuffle),
+    )

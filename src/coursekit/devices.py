@@ -150,8 +150,10 @@ def _resolve_tpu(tf: Any, notes: list[str]) -> list[Accelerator]:
     if not cores:
         notes.append(f"a TPU runtime is signalled, but TensorFlow's TPU resolver found none{why}.")
         return []
-    notes.append("TPU cores found but not initialised: tf.tpu.experimental.initialize_tpu_system(resolver) "
-                 "comes first (module 09).")
+    notes.append(
+        "TPU cores found but not initialised: tf.tpu.experimental.initialize_tpu_system(resolver) "
+        "comes first (module 09)."
+    )
     return [Accelerator("tpu", f"TPU core {i} (via TPUClusterResolver)") for i in range(cores)]
 
 
@@ -193,8 +195,8 @@ def framework_report(framework: str) -> FrameworkReport:
 
 def doctor_report(frameworks: str | tuple[str, ...] = ("torch", "tensorflow")) -> tuple[str, list[str]]:
     """A plain-text report of the machine and each framework (one name or several), and the missing ones."""
-    frameworks = [canonical(fw) for fw in validate.names("frameworks", frameworks)]
-    if not frameworks:
+    names = [canonical(fw) for fw in validate.names("frameworks", frameworks)]
+    if not names:
         raise ValueError("frameworks must name at least one framework, e.g. ('torch', 'tensorflow'); got none")
     lines = [
         f"Python      {platform.python_version()} ({sys.executable})",
@@ -204,7 +206,7 @@ def doctor_report(frameworks: str | tuple[str, ...] = ("torch", "tensorflow")) -
         "",
     ]
     missing, rows = [], []
-    for fw in frameworks:
+    for fw in names:
         name = canonical(fw)
         if not available(name):
             missing.append(name)

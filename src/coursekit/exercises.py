@@ -44,8 +44,10 @@ def strip_solutions(source: str, where: str) -> str:
             inside, start = True, number
             indent = line[: len(line) - len(line.lstrip())]
             if not indent:
-                raise ValueError(f"{where}, line {number}: a solution block must sit inside a function body "
-                                 "(indented), so that the exercise's stub is valid Python that runs")
+                raise ValueError(
+                    f"{where}, line {number}: a solution block must sit inside a function body "
+                    "(indented), so that the exercise's stub is valid Python that runs"
+                )
         elif text == END:
             if not inside:
                 raise ValueError(f"{where}, line {number}: {END} without {BEGIN}")

@@ -28,8 +28,10 @@ if TYPE_CHECKING:
 # Okabe-Ito colours (readable with colour blindness): one per framework across the whole course.
 TORCH_COLOUR, TF_COLOUR = "#D55E00", "#0072B2"
 OTHER_COLOURS = ("#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442")
-_FRAMEWORK = [(re.compile(r"(?<![a-z])(pytorch|torch)(?![a-z0-9])"), TORCH_COLOUR),
-              (re.compile(r"(?<![a-z])(tensorflow|tf)(?![a-z0-9])"), TF_COLOUR)]
+_FRAMEWORK = [
+    (re.compile(r"(?<![a-z])(pytorch|torch)(?![a-z0-9])"), TORCH_COLOUR),
+    (re.compile(r"(?<![a-z])(tensorflow|tf)(?![a-z0-9])"), TF_COLOUR),
+]
 # Live plots redraw at most 4 times a second, and rarely enough that drawing takes at most a tenth
 # of the loop's time (a PNG of a small figure takes 0.1-0.3 s on a 2-core laptop).
 REDRAW_SECONDS, DRAW_SHARE = 0.25, 0.1
@@ -38,8 +40,10 @@ REDRAW_SECONDS, DRAW_SHARE = 0.25, 0.1
 def colours(labels: Sequence[str]) -> list[str]:
     """A colour per label: the framework's colour when a label names one, else the next free colour."""
     others = iter(OTHER_COLOURS * (len(labels) // len(OTHER_COLOURS) + 1))
-    return [next((c for pattern, c in _FRAMEWORK if pattern.search(str(label).lower())), None)
-            or next(others) for label in labels]
+    return [
+        next((c for pattern, c in _FRAMEWORK if pattern.search(str(label).lower())), None) or next(others)
+        for label in labels
+    ]
 
 
 @functools.cache
@@ -90,9 +94,16 @@ def _numbers(label: str, values: Any) -> list[float]:
     return numbers
 
 
-def curves(series: Mapping[str, Sequence[float] | tuple[Sequence[float], Sequence[float]]], *,
-           xlabel: str, ylabel: str, title: str = "", logx: bool = False, logy: bool = False,
-           ax: Any = None) -> Figure:
+def curves(
+    series: Mapping[str, Sequence[float] | tuple[Sequence[float], Sequence[float]]],
+    *,
+    xlabel: str,
+    ylabel: str,
+    title: str = "",
+    logx: bool = False,
+    logy: bool = False,
+    ax: Any = None,
+) -> Figure:
     """Labelled curves on one axes: a list of values is drawn against 0..n-1, an (x, y) pair against x."""
     if not isinstance(series, Mapping) or not series:
         raise ValueError(f"curves needs a non-empty mapping label -> values or (x, y), got {series!r}")
@@ -107,8 +118,13 @@ def curves(series: Mapping[str, Sequence[float] | tuple[Sequence[float], Sequenc
             y = _numbers(label, data)
             x = list(range(len(y)))
         ax.plot(x, y, label=label, color=colour, marker="o" if len(y) < 20 else None, markersize=3)
-    ax.set(xlabel=xlabel, ylabel=ylabel, title=title, xscale="log" if logx else "linear",
-           yscale="log" if logy else "linear")
+    ax.set(
+        xlabel=xlabel,
+        ylabel=ylabel,
+        title=title,
+        xscale="log" if logx else "linear",
+        yscale="log" if logy else "linear",
+    )
     ax.grid(alpha=0.3)
     ax.legend()
     return ax.figure
@@ -124,8 +140,9 @@ def _bars(labels: list[str], values: list[float], yerr: Any, ylabel: str, title:
     return fig
 
 
-def bars(values: Mapping[str, float], *, ylabel: str, title: str = "",
-         errors: Mapping[str, float] | None = None) -> Figure:
+def bars(
+    values: Mapping[str, float], *, ylabel: str, title: str = "", errors: Mapping[str, float] | None = None
+) -> Figure:
     """Labelled bars, with optional error bars (± errors[label]) for some or all of them."""
     if not isinstance(values, Mapping) or not values:
         raise ValueError(f"bars needs a non-empty mapping label -> number, got {values!r}")
@@ -147,12 +164,20 @@ def timings(results: Sequence[BenchmarkResult | Mapping[str, Any]], title: str =
     longest = max(r.median for r in items)
     unit, scale = next(((u, s) for u, s in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6)) if longest >= s), ("ns", 1e-9))
     yerr = [[(r.median - r.q1) / scale for r in items], [(r.q3 - r.median) / scale for r in items]]
-    return _bars([r.label for r in items], [r.median / scale for r in items], yerr,
-                 f"time per call ({unit}); bars: IQR", title)
+    return _bars(
+        [r.label for r in items], [r.median / scale for r in items], yerr, f"time per call ({unit}); bars: IQR", title
+    )
 
 
-def twins(module: str, key: str, *, results: Mapping[str, Mapping] | None = None,
-          directory: str | None = None, ylabel: str | None = None, xlabel: str = "step") -> Figure:
+def twins(
+    module: str,
+    key: str,
+    *,
+    results: Mapping[str, Mapping] | None = None,
+    directory: str | None = None,
+    ylabel: str | None = None,
+    xlabel: str = "step",
+) -> Figure:
     """Metric `key` that both twins of `module` (e.g. '01_tensors_autodiff') saved: curves or bars."""
     if not re.fullmatch(r"\d\d_[a-z0-9_]+", str(module)):
         raise ValueError(f"module {module!r} is not a module id like '01_tensors_autodiff'")
@@ -162,14 +187,22 @@ def twins(module: str, key: str, *, results: Mapping[str, Mapping] | None = None
     for framework, name in (("pytorch", "PyTorch"), ("tensorflow", "TensorFlow")):
         notebook = f"{module}_{framework}"
         if notebook not in records:
-            raise FileNotFoundError(f"no saved results for {notebook} {where}: run "
-                                    f"notebooks/{module}/{notebook}.ipynb first (it saves them)")
+            raise FileNotFoundError(
+                f"no saved results for {notebook} {where}: run "
+                f"notebooks/{module}/{notebook}.ipynb first (it saves them)"
+            )
         saved = records[notebook].get("metrics", {})
         if key not in saved:
             raise KeyError(f"{notebook} saved no metric {key!r}; its metrics are: {', '.join(sorted(saved))}")
         metrics[name] = saved[key]
-    kinds = {name: "curve" if isinstance(v, list) else "number" if isinstance(v, (int, float))
-             and not isinstance(v, bool) else type(v).__name__ for name, v in metrics.items()}
+    kinds = {
+        name: "curve"
+        if isinstance(v, list)
+        else "number"
+        if isinstance(v, (int, float)) and not isinstance(v, bool)
+        else type(v).__name__
+        for name, v in metrics.items()
+    }
     title = f"{module}: {key}"
     if set(kinds.values()) == {"curve"}:
         return curves(metrics, xlabel=xlabel, ylabel=ylabel or key, title=title)
@@ -204,8 +237,9 @@ class LivePlot:
     ...         live.update(step, loss=float(loss))
     """
 
-    def __init__(self, keys: Sequence[str | Sequence[str]], *, title: str = "", xlabel: str = "step",
-                 every: int = 1) -> None:
+    def __init__(
+        self, keys: Sequence[str | Sequence[str]], *, title: str = "", xlabel: str = "step", every: int = 1
+    ) -> None:
         panels = [[k] if isinstance(k, str) else list(k) for k in ([keys] if isinstance(keys, str) else keys)]
         names = [k for panel in panels for k in panel]
         if not names or not all(isinstance(k, str) and k for k in names) or len(set(names)) < len(names):
@@ -275,16 +309,22 @@ def _control(name: str, spec: Any) -> Any:
     common = {"description": name, "continuous_update": False, "style": {"description_width": "initial"}}
     if isinstance(spec, list) and spec:
         return widgets.SelectionSlider(options=spec, value=spec[0], **common)
-    if (isinstance(spec, tuple) and len(spec) in (3, 4) and spec[1] > spec[0] and spec[2] > 0
-            and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in spec)):
+    if (
+        isinstance(spec, tuple)
+        and len(spec) in (3, 4)
+        and spec[1] > spec[0]
+        and spec[2] > 0
+        and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in spec)
+    ):
         low, high, step, value = (*spec, spec[0])[:4]
         if all(isinstance(v, int) for v in spec):
             return widgets.IntSlider(min=low, max=high, step=step, value=value, **common)
         digits = max(2, -math.floor(math.log10(step)))
-        return widgets.FloatSlider(min=low, max=high, step=step, value=value,
-                                   readout_format=f".{digits}f", **common)
-    raise ValueError(f"control {name}={spec!r}: give a non-empty list of values (e.g. [0.01, 0.1, 1.0]) "
-                     "or a tuple (min, max, step) or (min, max, step, default) with min < max and step > 0")
+        return widgets.FloatSlider(min=low, max=high, step=step, value=value, readout_format=f".{digits}f", **common)
+    raise ValueError(
+        f"control {name}={spec!r}: give a non-empty list of values (e.g. [0.01, 0.1, 1.0]) "
+        "or a tuple (min, max, step) or (min, max, step, default) with min < max and step > 0"
+    )
 
 
 def explore(draw: Callable[..., Figure], **controls: Any) -> None:
@@ -304,8 +344,10 @@ def explore(draw: Callable[..., Figure], **controls: Any) -> None:
     def figure() -> Figure:
         fig = draw(**{name: s.value for name, s in sliders.items()})
         if not isinstance(fig, Figure):
-            raise TypeError(f"explore's draw must return a matplotlib Figure (e.g. coursekit.plots.curves(...)), "
-                            f"got {type(fig).__name__}: {fig!r}")
+            raise TypeError(
+                f"explore's draw must return a matplotlib Figure (e.g. coursekit.plots.curves(...)), "
+                f"got {type(fig).__name__}: {fig!r}"
+            )
         pyplot = sys.modules.get("matplotlib.pyplot")
         if pyplot is not None:
             pyplot.close(fig)  # a pyplot figure would otherwise be shown again at the end of the cell
@@ -323,7 +365,7 @@ def explore(draw: Callable[..., Figure], **controls: Any) -> None:
     def redraw(_change: Any) -> None:
         try:
             handle.update(_bundle(figure()), raw=True)
-        except Exception as err:  # noqa: BLE001 -- a callback's error is otherwise lost in the kernel's log
+        except Exception as err:
             handle.update({"text/plain": f"{type(err).__name__}: {err}"}, raw=True)
 
     for slider in sliders.values():

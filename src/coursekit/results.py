@@ -38,8 +38,8 @@ from typing import Any
 import numpy as np
 
 from coursekit import validate
-from coursekit.frameworks import version
 from coursekit.course import course_root, parse_results_id
+from coursekit.frameworks import version
 from coursekit.timing import BenchmarkResult
 
 SCHEMA_VERSION = 1
@@ -68,8 +68,10 @@ def check_record(record: Any, source: str = "record") -> None:
     from jsonschema.exceptions import best_match
 
     if isinstance(record, dict) and record.get("schema_version") != SCHEMA_VERSION and "notebook" in record:
-        raise ValueError(f"{source}: saved by another version of coursekit (schema {record.get('schema_version')}, "
-                         f"this one reads {SCHEMA_VERSION}): rerun {record['notebook']}.ipynb to save it again")
+        raise ValueError(
+            f"{source}: saved by another version of coursekit (schema {record.get('schema_version')}, "
+            f"this one reads {SCHEMA_VERSION}): rerun {record['notebook']}.ipynb to save it again"
+        )
     where = _not_finite(record)
     if where is not None:
         raise ValueError(f"{source}: {where} is not a finite number; strict JSON has no NaN or Infinity")
@@ -125,10 +127,9 @@ def save_results(
         "module": module,
         "framework": fw.slug,
         "device": validate.text("device", device, example="cpu"),
-        "versions": {"python": platform.python_version(), "numpy": np.__version__,
-                     "framework": version(fw.key)},
+        "versions": {"python": platform.python_version(), "numpy": np.__version__, "framework": version(fw.key)},
         "machine": {"platform": platform.platform(), "processor": platform.machine()},
-        "saved": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "saved": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "metrics": {_key("metric", k): _metric(k, v) for k, v in metrics.items()},
         "timings": {_key("timing", k): _timing(k, v) for k, v in timings.items()},
     }
@@ -198,14 +199,18 @@ def load_record(path: str | Path) -> dict[str, Any]:
     try:
         text = path.read_bytes().decode("utf-8")
     except UnicodeDecodeError as err:
-        raise ValueError(f"{path} is not UTF-8 text ({err.reason} at byte {err.start}); delete it and rerun its notebook") from None
+        raise ValueError(
+            f"{path} is not UTF-8 text ({err.reason} at byte {err.start}); delete it and rerun its notebook"
+        ) from None
     try:
         record = json.loads(text)
     except json.JSONDecodeError as err:
         raise ValueError(f"{path} is not valid JSON ({err}); delete it and rerun its notebook") from err
     check_record(record, str(path))
     if record["notebook"] != path.stem:
-        raise ValueError(f"{path} holds the results of {record['notebook']!r}: its name must be {record['notebook']}.json")
+        raise ValueError(
+            f"{path} holds the results of {record['notebook']!r}: its name must be {record['notebook']}.json"
+        )
     return record
 
 

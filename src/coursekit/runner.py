@@ -59,7 +59,8 @@ def _papermill_can_pass(value: Any) -> bool:
 
 
 def find_notebooks(paths: str | Path | Iterable[str | Path]) -> list[Path]:
-    """The notebooks named (one path or several), folders searched recursively; a missing path is an error that names it."""
+    """The notebooks named (one path or several), folders searched recursively; a missing path is an
+    error that names it."""
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
     elif not isinstance(paths, Iterable):
@@ -88,8 +89,13 @@ def run_notebooks(
 ) -> list[RunRecord]:
     """Run each notebook in its own folder with papermill; executed copies go under out_dir."""
     out_dir, root = validate.path("out_dir", out_dir), validate.path("root", root)
-    timeout = validate.integer("timeout", timeout, minimum=1, maximum=MAX_TIMEOUT,
-                               expected=f"a whole number of seconds from 1 to {MAX_TIMEOUT} (a day)")
+    timeout = validate.integer(
+        "timeout",
+        timeout,
+        minimum=1,
+        maximum=MAX_TIMEOUT,
+        expected=f"a whole number of seconds from 1 to {MAX_TIMEOUT} (a day)",
+    )
     parameters = dict(validate.mapping("parameters", parameters or {}, example="{'epochs': 1}"))
     for name in parameters:
         if not isinstance(name, str) or not name.isidentifier() or keyword.iskeyword(name):
@@ -125,14 +131,22 @@ def run_notebooks(
         start = time.perf_counter()
         try:
             papermill.execute_notebook(
-                str(path), str(output), parameters=dict(parameters or {}), kernel_name="python3",
-                cwd=str(path.parent), progress_bar=False, execution_timeout=timeout,
+                str(path),
+                str(output),
+                parameters=dict(parameters or {}),
+                kernel_name="python3",
+                cwd=str(path.parent),
+                progress_bar=False,
+                execution_timeout=timeout,
             )
             records.append(RunRecord(rel, "ok", time.perf_counter() - start, output))
         except Exception as err:  # papermill raises its own error types and nbclient's timeouts
             message = str(err).strip().splitlines()
-            records.append(RunRecord(rel, "failed", time.perf_counter() - start, output,
-                                     message[-1] if message else type(err).__name__))
+            records.append(
+                RunRecord(
+                    rel, "failed", time.perf_counter() - start, output, message[-1] if message else type(err).__name__
+                )
+            )
     return records
 
 

@@ -19,7 +19,9 @@ class Table:
     def __post_init__(self) -> None:
         # A string is a sequence too: refuse it rather than make one column per letter.
         if isinstance(self.header, str) or not isinstance(self.header, Sequence) or not self.header:
-            raise validate.WrongType(f"header must be a non-empty list of column names, got {validate.show(self.header)}")
+            raise validate.WrongType(
+                f"header must be a non-empty list of column names, got {validate.show(self.header)}"
+            )
         if isinstance(self.rows, str) or not isinstance(self.rows, Sequence):
             raise validate.WrongType(f"rows must be a list of rows (lists of cells), got {validate.show(self.rows)}")
         for number, row in enumerate(self.rows, 1):
@@ -29,7 +31,9 @@ class Table:
                     f"({', '.join(map(str, self.header))}), got {validate.show(row)}"
                 )
         if not isinstance(self.note, str):
-            raise validate.WrongType(f"note must be a string, got {validate.show(self.note)} ({validate.a_type(self.note)})")
+            raise validate.WrongType(
+                f"note must be a string, got {validate.show(self.note)} ({validate.a_type(self.note)})"
+            )
 
     def __str__(self) -> str:
         cells = [list(map(str, self.header))] + [list(map(str, r)) for r in self.rows]

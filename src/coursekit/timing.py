@@ -79,8 +79,12 @@ def _check_torch_device(torch: Any, device: str) -> str:
             f"unknown torch device {device!r}: expected one of {', '.join(TORCH_KINDS)}, optionally with an "
             "index such as 'cuda:0' (best_device('torch') gives the best one present)"
         )
-    present = {"cpu": 1, "xla": 1, "cuda": torch.cuda.device_count() if torch.cuda.is_available() else 0,
-               "mps": int(bool(getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()))}
+    present = {
+        "cpu": 1,
+        "xla": 1,
+        "cuda": torch.cuda.device_count() if torch.cuda.is_available() else 0,
+        "mps": int(bool(getattr(torch.backends, "mps", None) and torch.backends.mps.is_available())),
+    }
     if present[kind] <= int(index or 0):
         seen = ", ".join(k for k in TORCH_KINDS if present[k] and k != "xla")
         raise ValueError(
@@ -148,7 +152,11 @@ class BenchmarkResult:
         missing = [k for k in expected if k not in data]
         unknown = [k for k in data if k not in (*expected, "iqr")]
         if missing or unknown:
-            wrong = [f"{what} {', '.join(map(str, keys))}" for what, keys in (("missing", missing), ("unknown", unknown)) if keys]
+            wrong = [
+                f"{what} {', '.join(map(str, keys))}"
+                for what, keys in (("missing", missing), ("unknown", unknown))
+                if keys
+            ]
             raise ValueError(
                 f"not a BenchmarkResult dict ({'; '.join(wrong)}): expected the keys of as_dict(), "
                 f"{', '.join(expected)} (and iqr)"
@@ -216,12 +224,19 @@ def benchmark(
         label = validate.text("label", label, example="matmul on cpu")
     warmup = validate.integer("warmup", warmup, minimum=0)
     min_blocks = validate.integer("min_blocks", min_blocks, minimum=1)
-    max_blocks = validate.integer("max_blocks", max_blocks, minimum=min_blocks,
-                                  expected=f"an integer ≥ min_blocks ({min_blocks})")
+    max_blocks = validate.integer(
+        "max_blocks", max_blocks, minimum=min_blocks, expected=f"an integer ≥ min_blocks ({min_blocks})"
+    )
     if number is not None:
         number = validate.integer("number", number, minimum=1)
-    min_time = validate.number("min_time", min_time, minimum=0, maximum=MAX_MIN_TIME, unit="seconds",
-                               hint="benchmark repeats until this much time is spent; 0.5 is the default")
+    min_time = validate.number(
+        "min_time",
+        min_time,
+        minimum=0,
+        maximum=MAX_MIN_TIME,
+        unit="seconds",
+        hint="benchmark repeats until this much time is spent; 0.5 is the default",
+    )
     sync = synchronizer(framework, device)
 
     start = time.perf_counter()
@@ -251,9 +266,7 @@ def benchmark(
         per_call.append(block / number)
 
     q1, median, q3 = statistics.quantiles(per_call, n=4) if len(per_call) > 1 else per_call * 3
-    return BenchmarkResult(
-        label or str(getattr(fn, "__name__", "fn")), median, q1, q3, len(per_call), number, warmup
-    )
+    return BenchmarkResult(label or str(getattr(fn, "__name__", "fn")), median, q1, q3, len(per_call), number, warmup)
 
 
 def _within_budget(planned: float, what: str) -> None:
@@ -265,15 +278,15 @@ def _within_budget(planned: float, what: str) -> None:
         )
 
 
-def compare(
-    results: Iterable[BenchmarkResult] | Mapping[str, BenchmarkResult], baseline: str | None = None
-) -> Table:
+def compare(results: Iterable[BenchmarkResult] | Mapping[str, BenchmarkResult], baseline: str | None = None) -> Table:
     """A side-by-side table of results, with each one's speed relative to `baseline` (default: first).
 
     results: BenchmarkResults in the order to show them (a dict of them: its values).
     """
     if isinstance(results, BenchmarkResult):
-        raise validate.WrongType("compare needs a list of BenchmarkResults, got a single one: wrap it in a list, compare([result])")
+        raise validate.WrongType(
+            "compare needs a list of BenchmarkResults, got a single one: wrap it in a list, compare([result])"
+        )
     if isinstance(results, Mapping):
         results = results.values()
     if isinstance(results, (str, bytes)) or not isinstance(results, Iterable):
@@ -286,7 +299,8 @@ def compare(
     for r in results:
         if not isinstance(r, BenchmarkResult):
             raise validate.WrongType(
-                f"compare needs BenchmarkResults from coursekit.benchmark, got {validate.show(r)} ({validate.a_type(r)})"
+                "compare needs BenchmarkResults from coursekit.benchmark, "
+                f"got {validate.show(r)} ({validate.a_type(r)})"
             )
         if r.median == 0:
             raise ValueError(
@@ -303,8 +317,13 @@ def compare(
     else:
         raise ValueError(f"baseline {baseline!r} is not among the results: {', '.join(labels)}")
     rows = [
-        [r.label, format_seconds(r.median), format_seconds(r.iqr), f"{r.blocks}×{r.number}",
-         f"{base.median / r.median:.2f}×"]
+        [
+            r.label,
+            format_seconds(r.median),
+            format_seconds(r.iqr),
+            f"{r.blocks}×{r.number}",
+            f"{base.median / r.median:.2f}×",
+        ]
         for r in results
     ]
     note = f"speed: how many times faster than '{base.label}' (median per call; above 1 is faster)"

@@ -37,8 +37,9 @@ def a_type(value: Any) -> str:
     return f"{'an' if name[0] in 'aeiouAEIOU' else 'a'} {name}"
 
 
-def integer(name: str, value: Any, *, minimum: int | None = None, maximum: int | None = None,
-            expected: str = "") -> int:
+def integer(
+    name: str, value: Any, *, minimum: int | None = None, maximum: int | None = None, expected: str = ""
+) -> int:
     """An int (NumPy integers too, never a bool or a float) within [minimum, maximum].
 
     expected: how the error describes what is accepted (default 'an integer ≥ minimum').
@@ -64,8 +65,9 @@ def _range_text(minimum: float | None, maximum: float | None) -> str:
     return f" ≤ {high}" if high is not None else ""
 
 
-def number(name: str, value: Any, *, minimum: float | None = None, maximum: float | None = None,
-           unit: str = "", hint: str = "") -> float:
+def number(
+    name: str, value: Any, *, minimum: float | None = None, maximum: float | None = None, unit: str = "", hint: str = ""
+) -> float:
     """A finite real number (int, float or NumPy scalar, never a bool) within [minimum, maximum]."""
     what = f"a number{' of ' + unit if unit else ''}{_range_text(minimum, maximum)}"
     extra = f" ({hint})" if hint else ""
@@ -75,21 +77,29 @@ def number(name: str, value: Any, *, minimum: float | None = None, maximum: floa
         result = float(value)
     except OverflowError:  # an int too big for a float
         result = math.inf
-    if not math.isfinite(result) or (minimum is not None and result < minimum) or (
-        maximum is not None and result > maximum
+    if (
+        not math.isfinite(result)
+        or (minimum is not None and result < minimum)
+        or (maximum is not None and result > maximum)
     ):
         raise ValueError(f"{name} must be {what}, got {show(value)}{extra}")
     return result
 
 
-def flag(name: str, value: Any, *, allow_none: bool = False) -> bool | None:
-    """True or False (or None where it means 'the default'); a string such as 'no' is refused."""
-    if value is None and allow_none:
+def flag(name: str, value: Any) -> bool:
+    """True or False; a string such as 'no' is refused."""
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    raise WrongType(f"{name} must be True or False, got {show(value)} ({a_type(value)})")
+
+
+def optional_flag(name: str, value: Any) -> bool | None:
+    """True, False, or None where None means 'the default'."""
+    if value is None:
         return None
     if isinstance(value, (bool, np.bool_)):
         return bool(value)
-    accepted = "True, False or None (the default)" if allow_none else "True or False"
-    raise WrongType(f"{name} must be {accepted}, got {show(value)} ({a_type(value)})")
+    raise WrongType(f"{name} must be True, False or None (the default), got {show(value)} ({a_type(value)})")
 
 
 def seed(value: Any, name: str = "seed") -> int:
