@@ -116,7 +116,9 @@ def test_every_saved_record_follows_the_shipped_schema(tmp_path):
     assert record["versions"]["framework"] == version("tensorflow")
     assert set(record["timings"]["step"]) == {"label", "median", "q1", "q3", "iqr", "blocks", "number", "warmup"}
     pyproject = (ROOT / "pyproject.toml").read_text()
-    assert '"results.schema.json"' in pyproject.split("[tool.setuptools.package-data]")[1], "the schema must ship as package data"
+    assert '"results.schema.json"' in pyproject.split("[tool.setuptools.package-data]")[1], (
+        "the schema must ship as package data"
+    )
     assert '"jsonschema>=' in pyproject
 
 
