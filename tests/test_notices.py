@@ -73,3 +73,23 @@ def test_doctor_in_a_terminal_prints_no_notice():
     out = run_python(code, env={"TF_CPP_MIN_LOG_LEVEL": None})
     assert out.returncode == 0 and "tensorflow" in out.stdout
     assert NOTICE not in out.stderr and "absl" not in out.stderr, out.stderr
+
+
+def test_coursekit_run_keeps_the_terminal_clear_for_its_progress_bar(tmp_path):
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell(setup_source(Course.from_pyproject(ROOT))),
+        nbformat.v4.new_code_cell("import tensorflow as tf\nprint(tf.constant(1.0).numpy())"),
+    ]
+    nbformat.write(nb, tmp_path / "quiet.ipynb")
+    code = f"""
+from pathlib import Path
+from coursekit.runner import run_notebooks
+root = Path({str(tmp_path)!r})
+records = run_notebooks([root / "quiet.ipynb"], out_dir=root / "out", root=root)
+print(records[0].status)
+"""
+    out = run_python(code, env={"TF_CPP_MIN_LOG_LEVEL": None, "PYTEST_CURRENT_TEST": None})
+    assert out.stdout.strip() == "ok", out.stderr
+    for noise in (NOTICE, "absl::InitializeLog", "running over TCP without encryption"):
+        assert noise not in out.stderr, out.stderr

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 from typing import NoReturn
@@ -63,7 +62,6 @@ def cmd_run(args: argparse.Namespace) -> int:
         if not notebooks:
             print("coursekit run: no notebooks found", file=sys.stderr)
             return 1
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
         records = run_notebooks(notebooks, out_dir=root / args.out, root=root, parameters=params, timeout=args.timeout)
     except (ValueError, OSError) as err:  # a bad -p, a missing notebook, an --out that cannot be written
         raise UsageError(str(err)) from err

@@ -138,6 +138,8 @@ def run_notebooks(
                 cwd=str(path.parent),
                 progress_bar=False,
                 execution_timeout=timeout,
+                # The kernel's start-up warning (plain TCP on loopback) would break up the progress bar.
+                extra_arguments=["--IPKernelApp.log_level=ERROR"],
             )
             records.append(RunRecord(rel, "ok", time.perf_counter() - start, output))
         except Exception as err:  # papermill raises its own error types and nbclient's timeouts
