@@ -44,6 +44,7 @@ def test_a_notebook_that_runs_the_setup_cell_shows_no_startup_notice_and_real_er
     setup = setup_source(Course.from_pyproject(ROOT))
     cells = [
         setup,
+        "import coursekit\ncoursekit.available('tf')  # looks TensorFlow up first, as checks do\n"
         "import tensorflow as tf\nprint(tf.constant(2.0).numpy())",
         "import os, sys\nos.write(2, b'a real message\\n')",
     ]
