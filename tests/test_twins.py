@@ -48,6 +48,11 @@ def differs(a, b, how, tol):
     return any(abs(x - y) > tol for x, y in zip(a, b, strict=True))
 
 
+def shown(value):
+    """A metric for the side-by-side table: a curve by its length and last value."""
+    return f"{len(value)} values, last {value[-1]:.4g}" if isinstance(value, list) else value
+
+
 @needs("torch", "tensorflow")
 @pytest.mark.parametrize("module", LESSON_MODULES)
 def test_twins_save_the_same_keys_and_agree_where_they_must(module, tmp_path):
@@ -62,7 +67,7 @@ def test_twins_save_the_same_keys_and_agree_where_they_must(module, tmp_path):
     for key, (how, tol) in TWIN_AGREEMENT.get(module, {}).items():
         a, b = torch["metrics"][key], tf["metrics"][key]
         assert not differs(a, b, how, tol), f"{module}: {key} differs between the twins: PyTorch {a}, TensorFlow {b}"
-    rows = [[key, torch["metrics"][key], tf["metrics"][key]] for key in sorted(torch["metrics"])]
+    rows = [[key, shown(torch["metrics"][key]), shown(tf["metrics"][key])] for key in sorted(torch["metrics"])]
     rows += [
         [f"{key} (median s)", f"{torch['timings'][key]['median']:.3g}", f"{tf['timings'][key]['median']:.3g}"]
         for key in sorted(torch["timings"])
