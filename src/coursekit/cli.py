@@ -88,17 +88,48 @@ def cmd_anatomy(args: argparse.Namespace) -> int:
 
 def cmd_exercises(args: argparse.Namespace) -> int:
     from coursekit import exercises
+    from coursekit.course import WORK_DIR
 
     root = _root()
-    if args.action == "build":
-        changed = exercises.write(root)
-        print("\n".join(f"built {p}" for p in changed) or "exercises/ is up to date")
+    if args.action == "start":
+        try:
+            copies = exercises.start(root, args.module, args.framework)
+        except ValueError as err:
+            raise UsageError(str(err)) from None
+        for path, copied in copies:
+            print(f"{'copied to' if copied else 'kept yours'}  {path}")
+        if any(not copied for _, copied in copies):
+            print("(a file already there is never overwritten: delete it first for a fresh copy)")
+        print(
+            f"\nYour work lives in {WORK_DIR}/: git ignores it, and neither `git pull`, the tests nor\n"
+            f"`coursekit exercises build` touch it. Open it in JupyterLab (`make lab`, then {WORK_DIR}/ in\n"
+            f"the file browser) or with `jupyter lab {copies[0][0]}`."
+        )
         return 0
-    problems = exercises.stale(root)
-    print("\n".join(problems) if problems else "exercises/ is up to date with solutions/")
-    if problems:
-        print("run `coursekit exercises build` to rebuild it", file=sys.stderr)
-    return 1 if problems else 0
+    if args.action == "build":
+        build = exercises.write(root, force=args.force)
+        for path in build.written:
+            print(f"built {path}")
+        if not build.written and not build.kept:
+            print("exercises/ is up to date")
+        for path in build.kept:
+            print(f"kept {path}: edited by hand since its last build", file=sys.stderr)
+        if build.kept:
+            print(
+                f"(your work? `coursekit exercises start {build.kept[0].parts[1][:2]}` copies it to {WORK_DIR}/); "
+                "`coursekit exercises build --force` overwrites these",
+                file=sys.stderr,
+            )
+        return 1 if build.kept else 0
+    findings = exercises.review(root)
+    failing = exercises.stale(root)
+    for finding in findings:
+        print(finding.message if finding.message in failing else f"note: {finding.message}")
+    if not findings:
+        print("exercises/ is up to date with solutions/")
+    if failing:
+        print("run `coursekit exercises build` to rebuild it (with --force where edited by hand)", file=sys.stderr)
+    return 1 if failing else 0
 
 
 def _framework(name: str) -> str:
@@ -139,9 +170,21 @@ def build_parser() -> argparse.ArgumentParser:
     anatomy = sub.add_parser("anatomy", help="check (or --write) the generated title and setup cells")
     anatomy.add_argument("--write", action="store_true", help="regenerate title, badges and setup cells first")
     anatomy.set_defaults(func=cmd_anatomy)
-    ex = sub.add_parser("exercises", help="build exercises/ from solutions/, or check it is up to date")
-    ex.add_argument("action", choices=["build", "check"])
-    ex.set_defaults(func=cmd_exercises)
+    ex = sub.add_parser("exercises", help="start your own copy of a module's exercises; build or check exercises/")
+    actions = ex.add_subparsers(dest="action", required=True, parser_class=Parser)
+    start = actions.add_parser("start", help="copy a module's exercises into my-work/, your place to solve them")
+    start.add_argument("module", help="a module number or name (01, tensors_autodiff), or 'all'")
+    start.add_argument(
+        "--framework",
+        action="append",
+        type=_framework,
+        metavar="NAME",
+        help="only this framework's notebook: torch (pytorch) or tensorflow (tf); default both",
+    )
+    build = actions.add_parser("build", help="write exercises/ from solutions/ (keeps hand-edited notebooks)")
+    build.add_argument("--force", action="store_true", help="overwrite exercise notebooks edited by hand too")
+    actions.add_parser("check", help="say whether exercises/ is what `build` makes of solutions/")
+    ex.set_defaults(func=cmd_exercises, framework=None)
     return parser
 
 

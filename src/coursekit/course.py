@@ -43,6 +43,9 @@ TWIN_AGREEMENT: dict[str, dict[str, tuple[str, float]]] = {
 }
 # Top-level folder -> the kind of notebook it holds.
 KINDS = {"notebooks": "lesson", "exercises": "exercises", "solutions": "solutions"}
+# Where `coursekit exercises start` puts a learner's copies: git-ignored, at the same depth as
+# exercises/ (so a notebook's ../../notebooks/... links still resolve), and read by no test or build.
+WORK_DIR = "my-work"
 
 
 @dataclass(frozen=True)
@@ -81,6 +84,18 @@ def framework(name: object) -> Framework:
     if key not in _SPELLINGS:
         raise ValueError(f"unknown framework {name!r}: expected one of {', '.join(sorted(_SPELLINGS))}")
     return _SPELLINGS[key]
+
+
+def module_named(name: str, among: list[str] | None = None) -> str:
+    """The module folder a learner means by '01', '1', 'tensors_autodiff' or '01_tensors_autodiff';
+    ValueError listing the choices (default: every module of the course map)."""
+    choices = list(MODULES) if among is None else among
+    text = name.strip().lower()
+    for module in choices:
+        number, slug = module.split("_", 1)
+        if text in (module, slug, number) or (text.isdigit() and int(text) == int(number)):
+            return module
+    raise ValueError(f"unknown module {name!r}: expected a number or name, one of {', '.join(choices) or '(none)'}")
 
 
 def twin_of(fw: Framework) -> Framework:
