@@ -43,6 +43,14 @@ def pytest_ignore_collect(collection_path, config):
     return None
 
 
+def _browser_header() -> list[str]:
+    """One line when tests/test_browser.py will be skipped, saying what to install."""
+    import runpy
+
+    reason = runpy.run_path(str(ROOT / "tests" / "lab_browser.py"))["missing"]()
+    return [f"coursekit: {reason}"] if reason else []
+
+
 def pytest_report_header(config):
     from coursekit.course import FRAMEWORKS
     from coursekit.frameworks import available
@@ -51,7 +59,7 @@ def pytest_report_header(config):
         f"coursekit: {fw.title} is not installed here: its notebooks and tests are skipped (to run them: {fw.install})"
         for fw in FRAMEWORKS.values()
         if not available(fw.key)
-    ]
+    ] + _browser_header()
 
 
 def pytest_itemcollected(item):
