@@ -123,6 +123,9 @@ def problems(notebook: Any, nb: NotebookId, course: Course) -> list[str]:
         for part in ("**Objectives**", "**Run time**"):
             if part not in first:
                 say(f"the title cell has no {part} line")
+        bullets = [line for line in first.split("\n") if line.startswith("- ")]
+        for repeated in sorted({b for b in bullets if bullets.count(b) > 1}):
+            say(f"the title cell lists an objective more than once: {repeated!r}")
     if len(cells) < 2 or _text(cells[1]) != setup_source(course):
         say("cell 2 is not the generated setup cell: run `coursekit anatomy --write`")
     params = [i for i, c in enumerate(cells) if "parameters" in c.get("metadata", {}).get("tags", [])]
