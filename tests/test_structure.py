@@ -42,7 +42,8 @@ def edit(path, change):
 
 def test_fails_on_an_objective_listed_twice(course):
     path = course / "notebooks/00_setup/00_setup_tensorflow.ipynb"
-    first = [line for line in nbformat.read(path, as_version=4).cells[0].source.split("\n") if line.startswith("- ")][0]
+    title = nbformat.read(path, as_version=4).cells[0].source
+    first = next(line for line in title.split("\n") if line.startswith("- "))
     edit(path, lambda nb: nb.cells[0].update(source=nb.cells[0].source.replace(first, f"{first}\n{first}")))
     assert any(f"lists an objective more than once: {first!r}" in p for p in tree_problems(course))
 
