@@ -55,8 +55,8 @@ def test_binder_takes_the_cpu_build_of_torch_and_installs_coursekit():
 
 
 @pytest.mark.skipif(
-    Path(sys.prefix).resolve() != (ROOT / ".venv").resolve(),
-    reason="only the course's own .venv must be free of CUDA packages (a GPU machine has them on purpose)",
+    Path(sys.prefix).resolve() not in {(ROOT / ".venv").resolve(), (ROOT / ".venv-colab").resolve()},
+    reason="only the course's own venvs must be free of CUDA packages (a GPU machine has them on purpose)",
 )
 def test_no_cuda_packages_were_installed():
     listing = subprocess.run([sys.executable, "-m", "pip", "list"], capture_output=True, text=True).stdout
@@ -73,4 +73,46 @@ def test_readme_quickstart_and_ci_use_the_two_commands():
         if line and not line.startswith(("#", "set ", "cd "))
     ]
     chromium = "{ apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium; }"
-    assert [line for line in ci if line != f"command -v chromium >/dev/null || {chromium}"] == ["make test"]
+    assert [line for line in ci if line != f"command -v chromium >/dev/null || {chromium}"] == [
+        "make test",
+        "make test-colab",
+    ]
+    assert ci == ["make test", "make test-colab"]
+
+
+# Colab's versions (`make test-colab`): requirements-colab.txt replaces some of requirements.txt's pins.
+COLAB = ROOT / "requirements-colab.txt"
+
+
+def test_colab_list_replaces_the_frameworks_and_widgets_but_not_torch():
+    main, colab = pins(ROOT / "requirements.txt"), pins(COLAB)
+    replaced = {key for key in colab if key in main}
+    assert {name for name, _ in replaced} >= {"tensorflow-cpu", "tensorflow", "keras", "numpy", "ipywidgets"}
+    same = [f"{name}=={colab[name, marker]}" for name, marker in replaced if colab[name, marker] == main[name, marker]]
+    assert not same, f"requirements-colab.txt repeats the course's own pins (remove them): {same}"
+    # Colab's torch 2.11 exists here only as a CUDA build; the Colab run keeps the course's CPU torch.
+    assert not any(name == "torch" for name, _ in colab)
+    added = {name for name, _ in colab} - {name for name, _ in main}
+    assert added <= {"widgetsnbextension", "jupyterlab-widgets", "ipython-genutils"}, (
+        f"requirements-colab.txt adds {added}: it should only replace pins of requirements.txt "
+        "(and pin ipywidgets 7's own companions)"
+    )
+
+
+@pytest.mark.skipif(
+    Path(sys.prefix).resolve() != (ROOT / ".venv-colab").resolve(), reason="only `make test-colab`'s .venv-colab"
+)
+def test_the_colab_venv_has_colabs_versions():
+    from importlib.metadata import version
+
+    from packaging.markers import Marker
+
+    wrong = [
+        f"{name}: {version(name)} installed, {wanted} wanted"
+        for (name, marker), wanted in pins(COLAB).items()
+        if (not marker or Marker(marker).evaluate()) and version(name) != wanted
+    ]
+    assert not wrong, (
+        "installed versions differ from requirements-colab.txt (`make test-colab` rebuilds .venv-colab):\n"
+        + "\n".join(wrong)
+    )
