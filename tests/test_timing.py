@@ -26,8 +26,6 @@ def test_fast_functions_get_many_calls_per_block():
 
 def test_agrees_with_torch_utils_benchmark():
     torch = pytest.importorskip("torch")
-    import statistics
-
     import torch.utils.benchmark as tb
 
     a = torch.randn(256, 256)
@@ -35,14 +33,16 @@ def test_agrees_with_torch_utils_benchmark():
     torch.set_num_threads(1)  # torch.utils.benchmark's default; also steadier beside another test worker
     try:
         ours, theirs = [], []
-        for _ in range(3):  # interleaved rounds, so a burst of load on the machine hits both alike
-            ours.append(benchmark(torch.mm, a, a, framework="torch", min_time=0.3).median)
+        for _ in range(5):  # interleaved rounds, so a burst of load on the machine hits both alike
+            ours.append(benchmark(torch.mm, a, a, framework="torch", min_time=0.2).median)
             timer = tb.Timer("torch.mm(a, a)", globals={"torch": torch, "a": a}, num_threads=1)
-            theirs.append(timer.blocked_autorange(min_run_time=0.3).median)
+            theirs.append(timer.blocked_autorange(min_run_time=0.2).median)
     finally:
         torch.set_num_threads(threads)
-    # Tolerance 25%: medians of a ~0.5 ms kernel on a shared 2-core machine (alone they agree within ~10%).
-    assert statistics.median(ours) == pytest.approx(statistics.median(theirs), rel=0.25), (ours, theirs)
+    # Each tool's least disturbed round: the other test worker (or the colab run beside CI's) loads the
+    # machine in bursts, and a burst that lands on one tool's round moved the medians of rounds by 0.7-1.6×.
+    # Tolerance 25% (alone they agree within ~10%).
+    assert min(ours) == pytest.approx(min(theirs), rel=0.25), (ours, theirs)
 
 
 def test_tensorflow_synchronises_and_measures():
