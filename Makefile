@@ -69,15 +69,15 @@ $(ONE_FW:%=test-%-only): test-%-only: .venv-%/.installed
 	@grep '^missing: ' .venv-$*/doctor.err
 	.venv-$*/bin/python -m pytest -rs
 
-# Binder (README, "Other ways in"): .venv-binder is built from binder/ alone, as repo2docker does
-# (requirements.txt, then postBuild), then its kernels must import coursekit and each framework and
+# Binder: .venv-binder is built from binder/ alone, as repo2docker does (requirements.txt, then
+# postBuild, which installs coursekit as a copy: a change under src/ reinstalls it), then its kernels must import coursekit and each framework and
 # run every lesson within Binder's memory. Where PyTorch's CPU index is unreachable (offline CI), its
 # line is left out and torch==2.13.0+cpu must come from a local wheel (pip's --find-links).
 .PHONY: test-binder
 test-binder: .venv-binder/.installed
 	COURSEKIT_BINDER_ENV=1 .venv-binder/bin/python -m pytest -rsP tests/test_binder.py
 
-.venv-binder/.installed: binder/requirements.txt binder/postBuild pyproject.toml
+.venv-binder/.installed: binder/requirements.txt binder/postBuild pyproject.toml $(wildcard src/coursekit/*.py src/coursekit/*/*.py src/coursekit/*.json)
 	test -x .venv-binder/bin/python || $(PYTHON) -m venv .venv-binder
 	.venv-binder/bin/python -m pip install --quiet --upgrade pip
 	@if .venv-binder/bin/python -c 'import socket; socket.getaddrinfo("download.pytorch.org", 443)' 2>/dev/null; \
