@@ -4,7 +4,7 @@ gets wrong (in both frameworks), including answers that get the values right by 
 import pytest
 
 from coursekit.checks import CheckFailed, checker
-from helpers import run_python
+from helpers import needs, run_python
 
 
 def stub(*args):
@@ -260,6 +260,7 @@ def test_wrong_answers_get_a_sentence_naming_the_mistake(framework, fixture, req
     assert not missed, "\n".join(missed)
 
 
+@needs("torch")
 def test_the_port_is_checked_against_the_numpy_reference_when_the_twin_is_missing():
     result = run_python(
         """

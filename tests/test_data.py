@@ -40,6 +40,7 @@ def test_torch_and_tensorflow_see_the_same_examples():
     np.testing.assert_array_equal(y_t.numpy(), y_f.numpy())
 
 
+@needs("torch")
 def test_training_split_is_shuffled_reproducibly():
     first = [b[1].tolist() for b in torch_loader("moons", "train", batch_size=50, seed=3)]
     second = [b[1].tolist() for b in torch_loader("moons", "train", batch_size=50, seed=3)]

@@ -60,6 +60,7 @@ def test_tensorflow_hidden_torch_still_works():
     assert "MISSING: tensorflow is not installed" in out.stdout and "pip install tensorflow-cpu" in out.stdout
 
 
+@needs("torch")
 def test_doctor_exits_nonzero_and_says_how_to_install_a_missing_framework():
     out = run_python("import sys; from coursekit.cli import main; sys.exit(main(['doctor']))", hide=("tensorflow",))
     assert out.returncode == 1

@@ -46,6 +46,20 @@ def test_requirements_conda_and_binder_name_the_same_pins():
     assert pins(ROOT / "binder" / "requirements.txt") == main
 
 
+def test_requirements_txt_is_the_one_framework_lists_together():
+    """A one-framework install takes requirements/common.txt plus one framework's file; all three make the course's."""
+    lines = [line.split("#", 1)[0].strip() for line in (ROOT / "requirements.txt").read_text().splitlines()]
+    assert [line for line in lines if line] == [f"-r requirements/{n}.txt" for n in ("common", "torch", "tensorflow")]
+    names = {
+        part: {name for name, _ in pins(ROOT / "requirements" / f"{part}.txt")} for part in ("torch", "tensorflow")
+    }
+    assert names == {"torch": {"torch"}, "tensorflow": {"tensorflow", "tensorflow-cpu", "keras"}}
+    common = {name for name, _ in pins(ROOT / "requirements" / "common.txt")}
+    assert {"matplotlib", "ipywidgets", "ipykernel", "numpy"} <= common and not common & (
+        names["torch"] | names["tensorflow"]
+    )
+
+
 def test_binder_takes_the_cpu_build_of_torch_and_installs_coursekit():
     text = (ROOT / "binder" / "requirements.txt").read_text()
     assert "--extra-index-url https://download.pytorch.org/whl/cpu" in text
@@ -73,11 +87,12 @@ def test_readme_quickstart_and_ci_use_the_two_commands():
         if line and not line.startswith(("#", "set ", "cd "))
     ]
     chromium = "{ apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium; }"
-    assert [line for line in ci if line != f"command -v chromium >/dev/null || {chromium}"] == [
+    assert ci == [
+        f"command -v chromium >/dev/null || {chromium}",
         "make test",
         "make test-colab",
+        "make test-one-framework test-binder",
     ]
-    assert ci == ["make test", "make test-colab"]
 
 
 # Colab's versions (`make test-colab`): requirements-colab.txt replaces some of requirements.txt's pins.

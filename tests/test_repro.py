@@ -24,6 +24,7 @@ def test_same_seed_same_numbers_in_both_frameworks():
     assert not np.array_equal(torch.randn(3).numpy(), draws[0][1])
 
 
+@needs("torch")
 def test_default_seeds_the_frameworks_already_imported():
     import torch  # noqa: F401  (imported here, so it is seeded)
 
@@ -51,5 +52,6 @@ def test_bad_options_are_rejected(kwargs, message):
         seed_everything(0, **kwargs)
 
 
+@needs("torch")
 def test_one_framework_name_is_not_read_letter_by_letter():
     assert seed_everything(np.int64(3), frameworks="torch") == ["torch"]  # a NumPy integer is a fine seed

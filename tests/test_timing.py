@@ -77,9 +77,17 @@ def test_timer_measures_elapsed_time():
         ({"label": ""}, "label must be a non-empty string"),
         ({"framework": "jax"}, "unknown framework 'jax'"),
         ({"device": "cuda"}, "device 'cuda' was given without a framework: pass framework='torch'"),
-        ({"framework": "torch", "device": "gpu"}, "unknown torch device 'gpu': expected one of cpu, cuda, mps, xla"),
-        ({"framework": "torch", "device": "cuda:63"}, "'cuda:63' was asked for, but torch sees no such device here"),
-        ({"framework": "torch", "device": "cpu:x"}, "unknown torch device 'cpu:x'"),
+        pytest.param(
+            {"framework": "torch", "device": "gpu"},
+            "unknown torch device 'gpu': expected one of cpu, cuda, mps, xla",
+            marks=needs("torch"),
+        ),
+        pytest.param(
+            {"framework": "torch", "device": "cuda:63"},
+            "'cuda:63' was asked for, but torch sees no such device here",
+            marks=needs("torch"),
+        ),
+        pytest.param({"framework": "torch", "device": "cpu:x"}, "unknown torch device 'cpu:x'", marks=needs("torch")),
         pytest.param(
             {"framework": "tf", "device": "cuda"},
             "unknown TensorFlow device 'cuda': expected a name such as '/CPU:0'",
@@ -114,6 +122,7 @@ def test_a_benchmark_that_would_run_for_hours_stops_at_once():
     assert time.perf_counter() - start < 1 and len(calls) <= 4  # the warm-up and the one call it was judged from
 
 
+@needs("torch")
 def test_timer_checks_its_device_and_says_when_it_has_not_run():
     assert str(Timer()).startswith("not timed yet")
     with pytest.raises(ValueError, match="unknown framework 'jax'"):

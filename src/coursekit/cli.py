@@ -47,7 +47,13 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     report, missing = doctor_report(tuple(args.framework))
     print(report)
     if missing:
-        print(f"\nmissing: {', '.join(missing)}. The course needs both; `make lab` installs them.", file=sys.stderr)
+        adds = " ".join(f"-r requirements/{name}.txt" for name in missing)
+        print(
+            f"\nmissing: {', '.join(missing)}, so {'its' if len(missing) == 1 else 'their'} notebooks cannot run here. "
+            f"To add {'it' if len(missing) == 1 else 'them'}, in the course folder: "
+            f"pip install {adds} (or `make lab`, which installs both frameworks).",
+            file=sys.stderr,
+        )
         return 1
     return 0
 
