@@ -16,6 +16,8 @@ help:
 	@echo "make course  execute every notebook headless (papermill), with a summary table"
 	@echo "make doctor  what is installed and which devices each framework sees"
 	@echo "make test-colab  the same tests on Colab's TensorFlow, Keras, NumPy and ipywidgets (.venv-colab)"
+	@echo "make test-one-framework  the tests in a torch-only and a TensorFlow-only environment"
+	@echo "make test-binder  Binder's environment, built from binder/ alone, and each lesson's memory there"
 
 setup: $(STAMP)
 
