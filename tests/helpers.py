@@ -97,12 +97,15 @@ def needs(*frameworks: str):
     )
 
 
-def notebook_params(paths: list[Path]) -> list:
-    """Course notebooks as pytest params, each skipped where its framework is not installed."""
+def notebook_params(paths: list[Path], name=str) -> list:
+    """Course notebooks (paths in the course or under ROOT) as pytest params named by `name`, each
+    skipped where its framework is not installed."""
     import pytest
 
     from coursekit.course import NotebookId
 
-    return [
-        pytest.param(p, id=str(p), marks=needs(fw.key) if (fw := NotebookId.parse(p).framework) else ()) for p in paths
-    ]
+    def marks(path: Path):
+        fw = NotebookId.parse(path.relative_to(ROOT) if path.is_absolute() else path).framework
+        return needs(fw.key) if fw else ()
+
+    return [pytest.param(p, id=name(p), marks=marks(p)) for p in paths]

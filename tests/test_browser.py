@@ -17,7 +17,7 @@ import nbformat
 import pytest
 
 from coursekit.course import course_notebooks
-from helpers import ROOT
+from helpers import ROOT, notebook_params
 from lab_browser import Lab, Notebook, chromium, missing, raw_reprs
 
 if missing():
@@ -64,7 +64,7 @@ def opened(lab, browser, path, shot):
     return notebook
 
 
-@pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", notebook_params(LESSONS, name=lambda p: p.stem))
 def test_lesson_runs_clean_in_the_browser_with_live_widgets(lab, browser, raw, path):
     notebook = opened(lab, browser, path, f"{path.stem}.png")
     try:
@@ -77,7 +77,7 @@ def test_lesson_runs_clean_in_the_browser_with_live_widgets(lab, browser, raw, p
 NOT_SOLVED = "not solved yet"
 
 
-@pytest.mark.parametrize("path", EXERCISES, ids=lambda p: f"exercises-{p.stem}")
+@pytest.mark.parametrize("path", notebook_params(EXERCISES, name=lambda p: f"exercises-{p.stem}"))
 def test_exercise_shows_not_solved_yet_and_nothing_raw(lab, browser, raw, path):
     notebook = opened(lab, browser, path, f"exercises-{path.stem}.png")
     try:
