@@ -197,7 +197,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if getattr(args, "framework", 0) is None:
-        args.framework = ["torch", "tensorflow"]
+        from coursekit.course import FRAMEWORKS
+
+        args.framework = list(FRAMEWORKS)
     try:
         return args.func(args)
     except UsageError as err:

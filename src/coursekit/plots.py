@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Self
 
+from coursekit.course import FRAMEWORKS
 from coursekit.results import load_results, results_dir
 from coursekit.timing import BenchmarkResult
 
@@ -28,9 +29,10 @@ if TYPE_CHECKING:
 # Okabe-Ito colours (readable with colour blindness): one per framework across the whole course.
 TORCH_COLOUR, TF_COLOUR = "#D55E00", "#0072B2"
 OTHER_COLOURS = ("#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442")
+# A label names a framework when it holds one of the course's spellings of it as a word.
 _FRAMEWORK = [
-    (re.compile(r"(?<![a-z])(pytorch|torch)(?![a-z0-9])"), TORCH_COLOUR),
-    (re.compile(r"(?<![a-z])(tensorflow|tf)(?![a-z0-9])"), TF_COLOUR),
+    (re.compile(rf"(?<![a-z])({'|'.join(FRAMEWORKS[key].aliases)})(?![a-z0-9])"), colour)
+    for key, colour in (("torch", TORCH_COLOUR), ("tensorflow", TF_COLOUR))
 ]
 # Live plots redraw at most 4 times a second, and rarely enough that drawing takes at most a tenth
 # of the loop's time (a PNG of a small figure takes 0.1-0.3 s on a 2-core laptop).
@@ -184,8 +186,8 @@ def twins(
     records = load_results(directory) if results is None else results
     where = "in the given results" if results is not None else f"in {directory or results_dir()}"
     metrics = {}
-    for framework, name in (("pytorch", "PyTorch"), ("tensorflow", "TensorFlow")):
-        notebook = f"{module}_{framework}"
+    for fw in FRAMEWORKS.values():
+        notebook, name = f"{module}_{fw.slug}", fw.title
         if notebook not in records:
             raise FileNotFoundError(
                 f"no saved results for {notebook} {where}: run "

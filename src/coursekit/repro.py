@@ -10,6 +10,7 @@ from collections.abc import Iterable
 import numpy as np
 
 from coursekit import validate
+from coursekit.course import FRAMEWORKS
 from coursekit.frameworks import canonical, require
 
 
@@ -25,7 +26,7 @@ def seed_everything(
     seed = validate.seed(seed)
     deterministic = validate.flag("deterministic", deterministic)
     if frameworks is None:
-        names = [fw for fw in ("torch", "tensorflow") if sys.modules.get(fw) is not None]
+        names = [key for key in FRAMEWORKS if sys.modules.get(key) is not None]
     else:
         names = list(dict.fromkeys(canonical(fw) for fw in validate.names("frameworks", frameworks)))
     os.environ["PYTHONHASHSEED"] = str(seed)  # affects subprocesses started from here on
