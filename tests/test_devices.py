@@ -120,3 +120,64 @@ def test_doctor_report_takes_one_name_or_several():
         devices.doctor_report(5)
     with pytest.raises(ValueError, match="unknown framework 'jax'"):
         devices.doctor_report(["torch", "jax"])
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({}, 1),
+        ({"PYTEST_XDIST_WORKER_COUNT": "2"}, 2),
+        ({"COURSEKIT_PROCESSES": "3", "PYTEST_XDIST_WORKER_COUNT": "2"}, 3),
+    ],
+)
+def test_the_processes_sharing_the_cores_come_from_the_environment(monkeypatch, env, expected):
+    for name in devices.SHARED_BY:
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert devices.processes_sharing() == expected
+
+
+@pytest.mark.parametrize("raw", ["0", "two", "-1"])
+def test_a_bad_process_count_is_named(monkeypatch, raw):
+    monkeypatch.setenv("COURSEKIT_PROCESSES", raw)
+    with pytest.raises(ValueError, match=rf"\$COURSEKIT_PROCESSES is '{raw}': expected a positive whole number"):
+        devices.processes_sharing()
+
+
+@needs("torch")
+def test_set_threads_shares_the_cores_out_and_says_so(monkeypatch):
+    import torch
+
+    before = torch.get_num_threads()
+    monkeypatch.setattr(devices, "usable_cpus", lambda: 4)
+    monkeypatch.setenv("COURSEKIT_PROCESSES", "2")
+    try:
+        setting = devices.set_threads("pytorch")
+        assert (setting.threads, torch.get_num_threads()) == (2, 2)
+        assert str(setting) == "torch: 2 threads per op (4 usable CPU cores shared by 2 processes)"
+        assert devices.set_threads("torch", 1).threads == torch.get_num_threads() == 1
+        monkeypatch.setenv("COURSEKIT_PROCESSES", "8")
+        assert devices.set_threads("torch").threads == 1  # never fewer than one
+    finally:
+        torch.set_num_threads(before)
+
+
+@pytest.mark.parametrize("threads", [0, 1.5, "2", True])
+def test_set_threads_refuses_a_bad_count(threads):
+    with pytest.raises((ValueError, TypeError), match="threads must be a positive number of threads, or None"):
+        devices.set_threads("torch", threads)
+
+
+@needs("tensorflow")
+def test_tensorflow_threads_after_its_first_op_get_a_clear_error():
+    from helpers import run_python
+
+    code = (
+        "from coursekit.devices import set_threads\nimport tensorflow as tf\n"
+        "print(set_threads('tf', 1))\ntf.constant(1.0) + 1\nprint(set_threads('tf', 1))\n"
+        "try:\n    set_threads('tf', 2)\nexcept RuntimeError as err:\n    print('refused:', err)\n"
+    )
+    out = run_python(code).stdout
+    assert "tensorflow: 1 thread per op" in out
+    assert "refused: TensorFlow has already run an op, so its threads are fixed at 1 per op" in out

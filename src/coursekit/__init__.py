@@ -7,7 +7,7 @@ matplotlib and ipywidgets (`coursekit.plots`).
 
 from coursekit import plots
 from coursekit.data import Split, load_split
-from coursekit.devices import best_device, doctor_report, runtime
+from coursekit.devices import best_device, doctor_report, runtime, set_threads
 from coursekit.frameworks import FrameworkMissing, available, require
 from coursekit.repro import seed_everything
 from coursekit.results import load_results, save_results
@@ -32,4 +32,5 @@ __all__ = [
     "runtime",
     "save_results",
     "seed_everything",
+    "set_threads",
 ]

@@ -76,6 +76,78 @@ def usable_cpus() -> int:
     return count
 
 
+# How many processes share this machine's cores: set by the learner (a classroom server, two notebooks at once),
+# else by pytest-xdist in the course's test suite (two notebooks run side by side), else one.
+SHARED_BY = ("COURSEKIT_PROCESSES", "PYTEST_XDIST_WORKER_COUNT")
+
+
+@dataclass(frozen=True)
+class ThreadSetting:
+    """The threads one framework was given, and why: printed beside every timing taken with them."""
+
+    framework: str
+    threads: int
+    cpus: int
+    processes: int
+
+    def __str__(self) -> str:
+        share = (
+            f"{self.cpus} usable CPU cores shared by {self.processes} processes"
+            if self.processes > 1
+            else (f"{self.cpus} usable CPU cores, this process alone")
+        )
+        plural = "s" if self.threads != 1 else ""
+        return f"{self.framework}: {self.threads} thread{plural} per op ({share})"
+
+
+def processes_sharing() -> int:
+    """How many processes share the cores: $COURSEKIT_PROCESSES, else pytest-xdist's worker count, else 1."""
+    for name in SHARED_BY:
+        raw = os.environ.get(name, "").strip()
+        if raw:
+            try:
+                count = int(raw)
+            except ValueError:
+                count = 0
+            if count < 1:
+                raise ValueError(f"${name} is {raw!r}: expected a positive whole number of processes, e.g. 2")
+            return count
+    return 1
+
+
+def set_threads(framework: str, threads: int | None = None) -> ThreadSetting:
+    """Give the framework `threads` threads per op (None: usable cores / processes sharing them); return the setting.
+
+    Two processes that each use every core slow each other down many times over (a tiny torch step: 0.3 ms with
+    one thread each, 86 ms with two), so timings are only meaningful with the cores shared out. TensorFlow accepts
+    this only before it runs its first op: call it right after importing the framework.
+    """
+    name = canonical(framework)
+    cpus, processes = usable_cpus(), processes_sharing()
+    if threads is None:
+        threads = max(1, cpus // processes)
+    threads = validate.integer("threads", threads, minimum=1, expected="a positive number of threads, or None")
+    if name == "torch":
+        require("torch").set_num_threads(threads)
+    else:
+        tf = require("tensorflow")
+        current = (
+            tf.config.threading.get_intra_op_parallelism_threads(),
+            tf.config.threading.get_inter_op_parallelism_threads(),
+        )
+        if current != (threads, threads):
+            try:
+                tf.config.threading.set_intra_op_parallelism_threads(threads)
+                tf.config.threading.set_inter_op_parallelism_threads(threads)
+            except RuntimeError as err:
+                raise RuntimeError(
+                    f"TensorFlow has already run an op, so its threads are fixed at {current[0] or cpus} per op "
+                    "(0 means one per core): call set_threads right after `import tensorflow`, before any "
+                    "tensor is made, or restart the kernel"
+                ) from err
+    return ThreadSetting(name, threads, cpus, processes)
+
+
 def _check_device(device: str) -> str:
     key = str(device).strip().lower()
     if key not in ACCEPTED_DEVICES:
@@ -231,10 +303,13 @@ __all__ = [
     "ACCEPTED_DEVICES",
     "Accelerator",
     "FrameworkReport",
+    "ThreadSetting",
     "best_device",
     "doctor_report",
     "framework_report",
+    "processes_sharing",
     "runtime",
+    "set_threads",
     "tensorflow_report",
     "torch_report",
     "tpu_attached",
