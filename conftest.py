@@ -37,8 +37,11 @@ def _missing_framework(path: Path):
 
 
 def pytest_ignore_collect(collection_path, config):
-    """Notebooks of a framework that is not installed are not collected; the header says so."""
+    """Notebooks of a framework that is not installed are not collected; the header says so. The scorecard
+    is not collected by nbval either: tests/test_scorecard.py runs it once this run's lessons have saved."""
     if collection_path.suffix == ".ipynb" and _missing_framework(collection_path) is not None:
+        return True
+    if collection_path.resolve() == ROOT / "notebooks" / "scorecard.ipynb":
         return True
     return None
 
@@ -67,7 +70,14 @@ def pytest_itemcollected(item):
 
 
 def pytest_collection_modifyitems(items):
-    items.sort(key=lambda item: item.path.name == "test_twins.py")  # stable: within a group, the twins test last
+    # Stable sorts: within a group the twins test comes last, and the scorecard's notebook test last of all,
+    # so xdist hands it out when every lesson has been handed out (it then waits for the last ones to save).
+    items.sort(
+        key=lambda item: (
+            item.path.name == "test_scorecard.py" and item.name.startswith("test_the_scorecard_notebook"),
+            item.path.name == "test_twins.py",
+        )
+    )
 
 
 # Every results file the notebooks write during this run must follow coursekit's schema. save_results
