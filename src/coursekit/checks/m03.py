@@ -141,8 +141,9 @@ def param_formula(ops: Ops03, fn: Any) -> None:
         if got == _count(c1, c2, hidden, classes, pooled, biases=False):
             raise Wrong(f"{got} {config} counts the weights but forgets the biases (one per output unit or channel)")
         if got == _count(c1, c2, hidden, classes, unpooled):
+            also = " (or assumes 'same' padding: here both give this count)" if unpooled == same else ""
             raise Wrong(
-                f"{got} {config}: the flattened size ignores the 2x2 max pooling, which halves height and width"
+                f"{got} {config}: the flattened size ignores the 2x2 max pooling, which halves height and width{also}"
             )
         if got == _count(c1, c2, hidden, classes, same):
             raise Wrong(f"{got} {config}: that is the count with 'same' padding; 'valid' 3x3 convolutions shrink by 2")
