@@ -68,11 +68,24 @@ def answers_torch(torch):
             x = self.fc2(torch.relu(self.fc1(torch.flatten(x, 1))))
             return torch.softmax(x, 1) if self.softmax else x
 
+    def keras_like(model, zero_bias=True, init=None):
+        for m in model.modules():
+            if isinstance(m, (nn.Linear, nn.Conv2d)):
+                (init or nn.init.xavier_uniform_)(m.weight)
+                if zero_bias:
+                    nn.init.zeros_(m.bias)
+
+    def copy_then_init(model):
+        import copy
+
+        keras_like(copy.deepcopy(model))
+
     right = {
         "03.1": count,
         "03.2": linear,
         "03.3": lambda k, c, h, w: reorder(k, "hwc", "chw", c, h, w).T,
         "03.4": CNN,
+        "03.5": keras_like,
     }
     wrong = [
         *COMMON_WRONG,
@@ -86,6 +99,10 @@ def answers_torch(torch):
         ("03.4", lambda: CNN(pool=False), "165,002"),
         ("03.4", lambda: CNN(softmax=True), "the outputs are probabilities"),
         ("03.4", lambda: CNN(relu2=False), "the outputs differ from the reference"),
+        ("03.5", lambda m: keras_like(m, zero_bias=False), "Keras starts biases at zero"),
+        ("03.5", lambda m: keras_like(m, init=nn.init.kaiming_uniform_), "(fan_out counts too"),
+        ("03.5", lambda m: keras_like(m, init=nn.init.xavier_normal_), "a normal distribution?"),
+        ("03.5", copy_then_init, "still holds its old kernel"),
     ]
     return right, wrong
 
@@ -107,11 +124,24 @@ def answers_tf(keras):
             layers.Dense(10, activation="softmax" if softmax else None),
         ])  # fmt: skip
 
+    def torch_like(model, glorot=False, biases=True):
+        for layer in model.layers:
+            if layer.weights:
+                shape = layer.kernel.shape
+                fan_in, fan_out = int(np.prod(shape[:-1])), int(np.prod(shape[:-2])) * shape[-1]
+                bound = np.sqrt(6 / (fan_in + fan_out)) if glorot else 1 / np.sqrt(fan_in)
+                rng = np.random.default_rng(0)
+                layer.kernel.assign(rng.uniform(-bound, bound, shape))
+                layer.bias.assign(
+                    rng.uniform(-bound, bound, layer.bias.shape) if biases else np.zeros(layer.bias.shape)
+                )
+
     right = {
         "03.1": count,
         "03.2": dense,
         "03.3": lambda wt, c, h, w: reorder(wt.T, "chw", "hwc", c, h, w),
         "03.4": cnn,
+        "03.5": torch_like,
     }
     wrong = [
         *COMMON_WRONG,
@@ -122,6 +152,9 @@ def answers_tf(keras):
         ("03.4", lambda: cnn(pool=False), "165,002"),
         ("03.4", lambda: cnn(padding="same"), "559,626"),
         ("03.4", lambda: cnn(softmax=True), "the outputs are probabilities"),
+        ("03.5", lambda m: torch_like(m, biases=False), "PyTorch draws biases"),
+        ("03.5", lambda m: torch_like(m, glorot=True), "largest |weight|"),
+        ("03.5", lambda m: None, "still holds its old kernel"),
     ]
     return right, wrong
 
@@ -135,7 +168,7 @@ def test_right_answers_pass_and_stubs_are_unsolved(framework, fixture, request):
         assert check.verdicts[exercise].status == "passed", exercise
         check(exercise, stub)
         assert check.verdicts[exercise].status == "unsolved", exercise
-    assert len(right) == 4
+    assert len(right) == 5
 
 
 @pytest.mark.parametrize("framework, fixture", [("pytorch", "torch"), ("tensorflow", "keras")])

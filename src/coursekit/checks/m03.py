@@ -60,6 +60,14 @@ class Ops03(Ops):
     def load(self, model: Any, weights: dict[str, np.ndarray], x: np.ndarray) -> None:
         raise NotImplementedError
 
+    def small_model(self) -> Any:
+        """A small built CNN for 03.5: conv 1->8, conv 8->16, dense 64->32, dense 32->4."""
+        raise NotImplementedError
+
+    def layer_arrays(self, model: Any) -> list[tuple[str, np.ndarray, np.ndarray]]:
+        """(name, kernel in canonical layout, bias) of each weight layer."""
+        raise NotImplementedError
+
 
 class Torch03(TorchOps, Ops03):
     layer_name = "nn.Linear"
@@ -86,6 +94,22 @@ class Torch03(TorchOps, Ops03):
 
     def load(self, model, weights, x):
         parity.load_numpy(model, weights, example=self.tensor(x.transpose(0, 3, 1, 2)))
+
+    def small_model(self):
+        nn = self.torch.nn
+        return nn.Sequential(
+            nn.Conv2d(1, 8, 3), nn.ReLU(), nn.Conv2d(8, 16, 3), nn.ReLU(), nn.Flatten(),
+            nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 4),
+        )  # fmt: skip
+
+    def layer_arrays(self, model):
+        out = []
+        for name, m in model.named_modules():
+            if isinstance(m, (self.torch.nn.Linear, self.torch.nn.Conv2d)):
+                w = m.weight.detach().numpy()
+                kernel = w.T if w.ndim == 2 else w.transpose(2, 3, 1, 0)
+                out.append((name, kernel, m.bias.detach().numpy()))
+        return out
 
 
 class TensorFlow03(TensorFlowOps, Ops03):
@@ -116,6 +140,18 @@ class TensorFlow03(TensorFlowOps, Ops03):
 
     def load(self, model, weights, x):
         parity.load_numpy(model, weights)
+
+    def small_model(self):
+        import keras
+
+        layers = keras.layers
+        return keras.Sequential([
+            keras.Input((6, 6, 1)), layers.Conv2D(8, 3), layers.Conv2D(16, 3), layers.Flatten(),
+            layers.Dense(32), layers.Dense(4),
+        ])  # fmt: skip
+
+    def layer_arrays(self, model):
+        return [(layer.name, layer.kernel.numpy(), layer.bias.numpy()) for layer in model.layers if layer.weights]
 
 
 OPS = {"torch": Torch03, "tensorflow": TensorFlow03}
@@ -247,6 +283,39 @@ def digits_cnn(ops: Ops03, fn: Any) -> None:
     )
 
 
+def twin_init(ops: Ops03, fn: Any) -> None:
+    """torch: re-initialise like Keras (Glorot uniform, zero biases); TF: like PyTorch (U(±1/sqrt(fan_in)))."""
+    keras_rule = ops.name == "pytorch"
+    model = ops.small_model()
+    before = [k.copy() for _, k, _ in ops.layer_arrays(model)]
+    ops.call(fn, model)
+    for (name, kernel, bias), old in zip(ops.layer_arrays(model), before, strict=True):
+        if np.array_equal(kernel, old):
+            raise Wrong(f"layer {name!r} still holds its old kernel: change the model's weights in place")
+        fan_in = int(np.prod(kernel.shape[:-1]))
+        fan_out = int(np.prod(kernel.shape[:-2])) * kernel.shape[-1]
+        bound = np.sqrt(6 / (fan_in + fan_out)) if keras_rule else 1 / np.sqrt(fan_in)
+        rule = "sqrt(6 / (fan_in + fan_out))" if keras_rule else "1 / sqrt(fan_in)"
+        top, spread = float(np.abs(kernel).max()), float(kernel.std())
+        if top > bound * 1.0001 and abs(spread - bound / np.sqrt(3)) < 0.25 * bound / np.sqrt(3):
+            raise Wrong(
+                f"layer {name!r}: the spread is right (std {spread:.4f}) but values reach {top:.4f}, beyond the "
+                f"uniform range ±{bound:.4f}: a normal distribution? draw from a uniform one"
+            )
+        if top > bound * 1.0001 or top < 0.8 * bound:
+            raise Wrong(
+                f"layer {name!r} (fan_in {fan_in}, fan_out {fan_out}): its largest |weight| is {top:.4f}, but "
+                f"U(±{rule}) reaches up to {bound:.4f}"
+                + (" (fan_out counts too, kh·kw·out for a conv)" if keras_rule else "")
+            )
+        if abs(spread - bound / np.sqrt(3)) > 0.2 * bound / np.sqrt(3):
+            raise Wrong(f"layer {name!r}: std {spread:.4f}, but a uniform U(±{bound:.4f}) has {bound / np.sqrt(3):.4f}")
+        if keras_rule and bias.any():
+            raise Wrong(f"layer {name!r}: Keras starts biases at zero; yours are not")
+        if not keras_rule and (not bias.any() or np.abs(bias).max() > bound * 1.0001):
+            raise Wrong(f"layer {name!r}: PyTorch draws biases from U(±1/sqrt(fan_in)) = U(±{bound:.4f}) too")
+
+
 EXERCISES = [
     Exercise(
         "03.1",
@@ -274,5 +343,12 @@ EXERCISES = [
         "conv 3x3 32 -> ReLU -> conv 3x3 64 -> ReLU -> maxpool 2 -> flatten -> dense 128 -> ReLU -> dense 10, "
         "no softmax",
         digits_cnn,
+    ),
+    Exercise(
+        "03.5",
+        "initialise like the twin",
+        "per weight layer: fan_in = kh·kw·in (in for a dense), fan_out = kh·kw·out; draw the kernel uniform in "
+        "the twin's bound; the bias: zeros (Keras) or the same bound (PyTorch)",
+        twin_init,
     ),
 ]
