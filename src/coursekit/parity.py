@@ -226,7 +226,7 @@ def _torch_load(model: Any, layers: list[Layer], example: Any, feature_map: tupl
     maps = _torch_feature_maps(model, example, feature_map)
     planned: list[tuple[Any, np.ndarray]] = []
     for src, (kind, m, label) in zip(layers, targets, strict=True):
-        mine: dict[str, tuple[Any, np.ndarray]] = {}
+        mine: dict[str, tuple[Any, Any]] = {}  # canonical name -> (torch tensor, array to copy; None if absent)
         if kind == "dense":
             kernel = src.arrays.get("kernel")
             if kernel is not None and kernel.ndim == 2 and id(m) in maps:
@@ -236,8 +236,7 @@ def _torch_load(model: Any, layers: list[Layer], example: Any, feature_map: tupl
             mine["kernel"] = (m.weight, None if kernel is None else canonical_to_linear(kernel))
         elif kind == "conv2d":
             kernel = src.arrays.get("kernel")
-            ok = kernel is not None and kernel.ndim == 4
-            mine["kernel"] = (m.weight, canonical_to_conv(kernel) if ok else kernel)
+            mine["kernel"] = (m.weight, kernel if kernel is None or kernel.ndim != 4 else canonical_to_conv(kernel))
         if kind in ("dense", "conv2d") and m.bias is not None:
             mine["bias"] = (m.bias, src.arrays.get("bias"))
         if kind == "batchnorm":
