@@ -40,6 +40,19 @@ TWIN_AGREEMENT: dict[str, dict[str, tuple[str, float]]] = {
         "train_mse": ("rel", 1e-4),
         "test_mse": ("rel", 1e-4),
     },
+    # Counts are exact. The logits come from the same seeded NumPy weights and inputs in both twins;
+    # each framework is within 1.2e-6 of a float64 NumPy reference (float32 rounding of logits of
+    # size 0.1-3), so single logits get 1e-5 and sums of 200-320 logits 1e-4, while a missing
+    # transpose or flatten fix moves logits by 0.1-3. The initialiser rules' statistics are means
+    # over 320 float32 logits: relative 1e-4.
+    "03_networks": {
+        "params_classifier": ("abs", 0),
+        "params_cnn": ("abs", 0),
+        "canonical_logits_first": ("abs", 1e-5),
+        "canonical_logits_sum": ("abs", 1e-4),
+        "classifier_logits_sum": ("abs", 1e-4),
+        **{f"init_{q}_{rule}_rule": ("rel", 1e-4) for q in ("logit_std", "loss") for rule in ("pytorch", "keras")},
+    },
 }
 # Top-level folder -> the kind of notebook it holds.
 KINDS = {"notebooks": "lesson", "exercises": "exercises", "solutions": "solutions"}
