@@ -40,6 +40,9 @@ TWIN_AGREEMENT: dict[str, dict[str, tuple[str, float]]] = {
         "train_mse": ("rel", 1e-4),
         "test_mse": ("rel", 1e-4),
     },
+    # Graphs captured for inputs of length 4, 8, 16, 16: dynamo (dynamic=False/None/True) and
+    # tf.function (plain / reduce_retracing / input_signature) both make 3, 2 and 1.
+    "02_execution_models": {key: ("abs", 0) for key in ("traces_plain", "traces_reduce_retracing", "traces_signature")},
 }
 # Top-level folder -> the kind of notebook it holds.
 KINDS = {"notebooks": "lesson", "exercises": "exercises", "solutions": "solutions"}
