@@ -131,7 +131,6 @@ def answers_torch(torch):
 
 
 def answers_tf(tf):
-    import keras
 
     def one_graph(fn):
         return tf.function(fn, input_signature=[tf.TensorSpec([None], tf.float32)])
@@ -156,7 +155,7 @@ def answers_tf(tf):
                 loss = loss_fn(yb, model(xb, training=True))
             grads = tape.gradient(loss, model.trainable_variables)
             if apply:
-                optimizer.apply_gradients(zip(grads, model.trainable_variables))
+                optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
             return loss
 
         specs = [tf.TensorSpec([None, x.shape[1]], x.dtype), tf.TensorSpec([None], y.dtype)]
@@ -216,7 +215,11 @@ def answers_tf(tf):
             "refused a tensor of length 5",
         ),
         ("02.2", lambda fn, inputs, reduce_retracing: len(inputs), "5 is the number of calls"),
-        ("02.2", lambda fn, inputs, reduce_retracing: len({tuple(x.shape) for x in inputs}), "number of distinct lengths"),
+        (
+            "02.2",
+            lambda fn, inputs, reduce_retracing: len({tuple(x.shape) for x in inputs}),
+            "number of distinct lengths",
+        ),
         ("02.2", count_cached, "make a fresh tf.function for each count"),
         ("02.3", lambda *a: fit_graph(*a, signature=False), "the step traced 2 times"),
         ("02.3", lambda *a: fit_graph(*a, apply=False), "the weights never changed"),

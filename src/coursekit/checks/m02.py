@@ -101,8 +101,7 @@ def letter(ops: Ops, why: Any) -> None:
 
 class Torch02(TorchOps, Ops02):
     stale_count = (
-        "the second run found the first run's graphs in dynamo's cache; call torch._dynamo.reset() "
-        "before compiling"
+        "the second run found the first run's graphs in dynamo's cache; call torch._dynamo.reset() before compiling"
     )
     counted_calls = (
         "use a CompileCounter as the backend and read its frame_count (a Python counter in a compiled "
@@ -151,7 +150,12 @@ class Torch02(TorchOps, Ops02):
 
     def count(self, count_fn):
         self.fresh()  # the learner's first count starts from an empty cache; the repeat tests their reset
-        settings = [(None, 2, "dynamic=None"), (None, 2, "dynamic=None"), (False, 3, "dynamic=False"), (True, 1, "dynamic=True")]
+        settings = [
+            (None, 2, "dynamic=None"),
+            (None, 2, "dynamic=None"),
+            (False, 3, "dynamic=False"),
+            (True, 1, "dynamic=True"),
+        ]
         self.check_count(count_fn, self.target, settings)
 
     def _train(self, model: Any, x: Any, y: Any, zero_grad: bool = True) -> list[float]:
@@ -251,7 +255,9 @@ class Torch02(TorchOps, Ops02):
         if calls != 4:
             raise Wrong(f"the count is {calls} after 4 calls; expected 4")
         if backend.frame_count == 0:
-            raise Wrong("the check's backend saw no graph: compile the function with torch.compile(..., backend=backend)")
+            raise Wrong(
+                "the check's backend saw no graph: compile the function with torch.compile(..., backend=backend)"
+            )
         if backend.frame_count > 1:
             raise Wrong(
                 f"right count, but dynamo captured {backend.frame_count} graphs for 4 identical calls: it "
@@ -261,9 +267,7 @@ class Torch02(TorchOps, Ops02):
 
 
 class TensorFlow02(TensorFlowOps, Ops02):
-    stale_count = (
-        "the second count included the first one's traces; make a fresh tf.function for each count"
-    )
+    stale_count = "the second count included the first one's traces; make a fresh tf.function for each count"
     counted_calls = (
         "read the tf.function's experimental_get_tracing_count() (or count in the Python body, which "
         "runs once per trace)"
@@ -306,7 +310,11 @@ class TensorFlow02(TensorFlowOps, Ops02):
             raise Wrong(f"{traces} traces for lengths 3, 5, 7, 7; expected 1")
 
     def count(self, count_fn):
-        settings = [(False, 3, "reduce_retracing=False"), (False, 3, "reduce_retracing=False"), (True, 2, "reduce_retracing=True")]
+        settings = [
+            (False, 3, "reduce_retracing=False"),
+            (False, 3, "reduce_retracing=False"),
+            (True, 2, "reduce_retracing=True"),
+        ]
         self.check_count(count_fn, self.target, settings)
 
     def _model(self) -> Any:
@@ -327,7 +335,7 @@ class TensorFlow02(TensorFlowOps, Ops02):
                 with tf.GradientTape() as tape:
                     loss = loss_fn(y[i : i + BATCH], model(x[i : i + BATCH], training=True))
                 grads = tape.gradient(loss, model.trainable_variables)
-                opt.apply_gradients(zip(grads, model.trainable_variables))
+                opt.apply_gradients(zip(grads, model.trainable_variables, strict=True))
                 losses.append(float(loss))
         return losses
 
@@ -369,7 +377,11 @@ class TensorFlow02(TensorFlowOps, Ops02):
         graphed = tf.function(squash, input_signature=[tf.TensorSpec([None], tf.float32)])
         for x in ([3.0, -1.0, 0.5], [-4.0, 1.0, 0.5, 2.0], [0.5, -0.2]):
             xs = np.asarray(x)
-            close(self.result(self.call(squash, self.tensor(xs)), xs.shape, f"squash({x})"), squash_reference(xs), f"squash({x})")
+            close(
+                self.result(self.call(squash, self.tensor(xs)), xs.shape, f"squash({x})"),
+                squash_reference(xs),
+                f"squash({x})",
+            )
             try:
                 got = graphed(self.tensor(xs))
             except Exception as err:
@@ -378,9 +390,13 @@ class TensorFlow02(TensorFlowOps, Ops02):
                     "graph a tensor has no value yet, so .numpy(), float() and bool() fail; compare with "
                     "TensorFlow ops and let AutoGraph turn the `if` into tf.cond"
                 ) from None
-            close(self.result(got, xs.shape, f"squash({x}) in a graph"), squash_reference(xs), f"squash({x}) in a graph")
+            close(
+                self.result(got, xs.shape, f"squash({x}) in a graph"), squash_reference(xs), f"squash({x}) in a graph"
+            )
         if graphed.experimental_get_tracing_count() != 1:
-            raise Wrong("your function retraced for a new value: compute the condition from tensors, not Python numbers")
+            raise Wrong(
+                "your function retraced for a new value: compute the condition from tensors, not Python numbers"
+            )
 
     def counted(self, answer):
         if not (isinstance(answer, tuple) and len(answer) == 2):
