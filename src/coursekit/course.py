@@ -40,6 +40,9 @@ TWIN_AGREEMENT: dict[str, dict[str, tuple[str, float]]] = {
         "train_mse": ("rel", 1e-4),
         "test_mse": ("rel", 1e-4),
     },
+    # Graphs captured for inputs of length 4, 8, 16, 16: dynamo (dynamic=False/None/True) and
+    # tf.function (plain / reduce_retracing / input_signature) both make 3, 2 and 1.
+    "02_execution_models": {key: ("abs", 0) for key in ("traces_plain", "traces_reduce_retracing", "traces_signature")},
     # Counts are exact. The logits come from the same seeded NumPy weights and inputs in both twins;
     # each framework is within 1.2e-6 of a float64 NumPy reference (float32 rounding of logits of
     # size 0.1-3), so single logits get 1e-5 and sums of 200-320 logits 1e-4, while a missing
