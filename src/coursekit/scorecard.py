@@ -73,6 +73,8 @@ ROWS: tuple[Row, ...] = (
     _timing("02_execution_models", "train_step_eager", "training step, eager"),
     _timing("02_execution_models", "train_step_graph", "training step, graph"),
     Row("02_execution_models", "speedup_train_step", "graph speed-up of the step", "×", better="higher"),
+    Row("02_execution_models", "traces_plain", "graphs for lengths 4, 8, 16, 16: plain"),
+    Row("02_execution_models", "traces_signature", "graphs for lengths 4, 8, 16, 16: any length declared"),
     Row("03_networks", "params_classifier", "parameters, binary classifier"),
     Row("03_networks", "params_cnn", "parameters, digits CNN"),
     Row("03_networks", "canonical_logits_sum", "digits CNN's logits, the same weights (sum)"),
