@@ -121,7 +121,7 @@ class Line:
         if best == 0 or worst == 0 or (best < 0) != (worst < 0):
             return winner
         factor = worst / best if self.row.better == "lower" else best / worst
-        return f"{winner} ×{factor:.2g}"
+        return f"{winner} ×{factor:.0f}" if factor >= 10 else f"{winner} ×{factor:.2g}"
 
 
 @dataclass
