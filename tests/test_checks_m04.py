@@ -65,11 +65,15 @@ def answers_torch(torch):
         return padded[torch.arange(len(images))[:, None, None], rows[:, :, None], cols[:, None, :]]
 
     def rolled(images, shifts):
-        return torch.stack([torch.roll(img, tuple(s.tolist()), dims=(0, 1)) for img, s in zip(images, shifts)])
+        return torch.stack(
+            [torch.roll(img, tuple(s.tolist()), dims=(0, 1)) for img, s in zip(images, shifts, strict=True)]
+        )
 
     def looped(images, shifts):
         padded = torch.nn.functional.pad(images, (1, 1, 1, 1))
-        return torch.stack([p[1 - dy : 9 - dy, 1 - dx : 9 - dx] for p, (dy, dx) in zip(padded, shifts.tolist())])
+        return torch.stack(
+            [p[1 - dy : 9 - dy, 1 - dx : 9 - dx] for p, (dy, dx) in zip(padded, shifts.tolist(), strict=True)]
+        )
 
     class Augmented(Dataset):
         def __init__(self, x, y, augment):
@@ -102,9 +106,7 @@ def answers_torch(torch):
         return xb - mean, yb
 
     def centred(x, y, drop_last=True, how="batch"):
-        return DataLoader(
-            TensorDataset(x, y), batch_size=32, drop_last=drop_last, collate_fn=lambda s: collate(s, how)
-        )
+        return DataLoader(TensorDataset(x, y), batch_size=32, drop_last=drop_last, collate_fn=lambda s: collate(s, how))
 
     def ordered(x, y, order, batch_size):
         return DataLoader(TensorDataset(x, y), batch_size=batch_size, sampler=order.tolist())
@@ -156,11 +158,11 @@ def answers_tf(tf):
 
     def looped(images, shifts):
         padded = tf.pad(images, [[0, 0], [1, 1], [1, 1]])
-        return tf.stack([p[1 - dy : 9 - dy, 1 - dx : 9 - dx] for p, (dy, dx) in zip(padded, shifts.numpy())])
+        return tf.stack(
+            [p[1 - dy : 9 - dy, 1 - dx : 9 - dx] for p, (dy, dx) in zip(padded, shifts.numpy(), strict=True)]
+        )
 
-    def pipelines(
-        x, y, tx, ty, augment, batch_size, seed, seeded=True, test_aug=False, batch_first=False, buffer=None
-    ):
+    def pipelines(x, y, tx, ty, augment, batch_size, seed, seeded=True, test_aug=False, batch_first=False, buffer=None):
         train = tf.data.Dataset.from_tensor_slices((x, y)).map(lambda a, b: (augment(a), b))
         n = int(x.shape[0])
         if batch_first:

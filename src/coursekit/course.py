@@ -40,6 +40,12 @@ TWIN_AGREEMENT: dict[str, dict[str, tuple[str, float]]] = {
         "train_mse": ("rel", 1e-4),
         "test_mse": ("rel", 1e-4),
     },
+    # The same split and batch size: counts, equal exactly (throughputs are machine-bound and set side by side).
+    "04_data_pipelines": {
+        "samples_per_epoch": ("abs", 0.0),
+        "batches_per_epoch": ("abs", 0.0),
+        "last_batch_size": ("abs", 0.0),
+    },
 }
 # Top-level folder -> the kind of notebook it holds.
 KINDS = {"notebooks": "lesson", "exercises": "exercises", "solutions": "solutions"}

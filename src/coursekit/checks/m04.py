@@ -165,7 +165,9 @@ def shift_batch(ops: Ops04, fn: Any) -> None:
     got = ops.result(ops.call(fn, ops.tensor(images), ops.ints(shifts)), (9, 8, 8), "the shifted batch")
     expected = shift_reference(images, shifts)
     if np.allclose(got, shift_reference(images, shifts[:, ::-1]), atol=1e-6):
-        raise Wrong("dy moved the columns and dx the rows: dy is the row shift (axis 1 of the batch), dx the column one")
+        raise Wrong(
+            "dy moved the columns and dx the rows: dy is the row shift (axis 1 of the batch), dx the column one"
+        )
     if np.allclose(got, shift_reference(images, -shifts), atol=1e-6):
         raise Wrong("the images moved the wrong way: dy = 1 moves the content one row down (out[r] = image[r - 1])")
     rolled = np.stack([np.roll(img, tuple(s), axis=(0, 1)) for img, s in zip(images, shifts, strict=True)])
@@ -233,7 +235,8 @@ def make_pipelines(ops: Ops04, fn: Any) -> None:
         raise Wrong(f"the training batches have sizes {sizes}; expected six of 16 and a last one of 4")
     if all(b.max() - b.min() + 1 == len(b) for b in idx):
         raise Wrong(
-            "every batch holds consecutive samples: you shuffled the batches, not the samples; shuffle first, then batch"
+            "every batch holds consecutive samples: you shuffled the batches, not the samples; "
+            "shuffle first, then batch"
         )
     if sizes != [16] * 6 + [4]:
         raise Wrong(f"the training batches have sizes {sizes}; the partial batch of 4 should come last")
