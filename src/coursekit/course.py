@@ -56,6 +56,12 @@ TWIN_AGREEMENT: dict[str, dict[str, tuple[str, float]]] = {
         "classifier_logits_sum": ("abs", 1e-4),
         **{f"init_{q}_{rule}_rule": ("rel", 1e-4) for q in ("logit_std", "loss") for rule in ("pytorch", "keras")},
     },
+    # The same split and batch size: counts, equal exactly (throughputs are machine-bound and set side by side).
+    "04_data_pipelines": {
+        "samples_per_epoch": ("abs", 0.0),
+        "batches_per_epoch": ("abs", 0.0),
+        "last_batch_size": ("abs", 0.0),
+    },
 }
 # Top-level folder -> the kind of notebook it holds.
 KINDS = {"notebooks": "lesson", "exercises": "exercises", "solutions": "solutions"}
