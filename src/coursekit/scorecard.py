@@ -81,6 +81,8 @@ ROWS: tuple[Row, ...] = (
     Row("03_networks", "parity_max_abs_diff", "max |diff| from a float64 NumPy reference", "", better="lower"),
     Row("04_data_pipelines", "throughput_serial", "input pipeline, one process", "samples/s", better="higher"),
     Row("04_data_pipelines", "throughput_parallel", "input pipeline, parallel", "samples/s", better="higher"),
+    Row("04_data_pipelines", "throughput_slow_reads_serial", "slow reads, one reader", "samples/s", better="higher"),
+    Row("04_data_pipelines", "throughput_slow_reads_parallel", "slow reads, 4 readers", "samples/s", better="higher"),
     Row("05_training_loops", "test_accuracy", "test accuracy", "%", better="higher", scale=100.0),
     Row("05_training_loops", "epochs_to_97", "epochs to 97 %", "", better="lower"),
     Row("05_training_loops", "seconds_to_97", "time to 97 %", "s", better="lower"),
