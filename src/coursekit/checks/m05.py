@@ -338,6 +338,7 @@ def _step(ops: Ops05, model: Any, optimizer: Any, loss_fn: Any, x: np.ndarray, y
         loss_fn(*_loss_args(ops, model, x, y)).backward()
         optimizer.step()
         return
+    assert isinstance(ops, TensorFlow05)
     with ops.tf.GradientTape() as tape:
         loss = loss_fn(*_loss_args(ops, model, x, y))
     optimizer.apply_gradients(
