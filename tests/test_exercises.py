@@ -72,7 +72,7 @@ def built_course(tmp_path):
     shutil.copytree(ROOT / "solutions", tmp_path / "solutions")
     assert all("missing" in p for p in exercises.stale(tmp_path, ci=True))
     build = exercises.write(tmp_path)
-    solutions = list((tmp_path / "solutions").glob("*/*.ipynb"))
+    solutions = list((tmp_path / "solutions").glob("*/*.ipynb"))  # one exercise notebook per solution notebook
     assert len(build.written) == len(solutions) and build.kept == [] and exercises.stale(tmp_path, ci=True) == []
     return tmp_path
 

@@ -62,6 +62,10 @@ TWIN_AGREEMENT: dict[str, dict[str, tuple[str, float]]] = {
         "batches_per_epoch": ("abs", 0.0),
         "last_batch_size": ("abs", 0.0),
     },
+    "05_training_loops": {
+        "parameters": ("abs", 0),  # the same CNN: 53,002 parameters in both
+        "resume_max_diff": ("abs", 1e-6),  # a resumed run repeats the uninterrupted one in both (0 here)
+    },
 }
 # Top-level folder -> the kind of notebook it holds.
 KINDS = {"notebooks": "lesson", "exercises": "exercises", "solutions": "solutions"}
