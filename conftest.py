@@ -117,3 +117,21 @@ def pytest_terminal_summary(terminalreporter):
         terminalreporter.section("results files that break coursekit's schema", red=True)
         for problem in _results_problems:
             terminalreporter.write_line(problem, red=True)
+
+
+# The frameworks as fixtures, for tests that take both in turn (parametrized by fixture name): a missing
+# framework skips the test, with pytest's reason naming it.
+@pytest.fixture(scope="module")
+def torch():
+    return pytest.importorskip("torch")
+
+
+@pytest.fixture(scope="module")
+def tf():
+    return pytest.importorskip("tensorflow")
+
+
+@pytest.fixture(scope="module")
+def keras():
+    pytest.importorskip("tensorflow")
+    return pytest.importorskip("keras")

@@ -109,3 +109,39 @@ def notebook_params(paths: list[Path], name=str) -> list:
         return needs(fw.key) if fw else ()
 
     return [pytest.param(p, id=name(p), marks=marks(p)) for p in paths]
+
+
+def stub(*args):
+    """What an unsolved exercise's function does, as the generated stubs do: raise."""
+    raise NotImplementedError("replace this line with your code")
+
+
+def assert_answers_pass_and_stubs_are_unsolved(framework: str, right: dict, stubs: dict, count: int) -> None:
+    """Each right answer passes its check, and the same check reports the exercise's stub as unsolved."""
+    from coursekit.checks import checker
+
+    check = checker(framework)
+    for exercise, answer in right.items():
+        check(exercise, answer)
+        assert check.verdicts[exercise].status == "passed", exercise
+        check(exercise, stubs.get(exercise, stub))
+        assert check.verdicts[exercise].status == "unsolved", exercise
+    assert len(right) == count, f"{len(right)} right answers tested; the module has {count} exercises"
+
+
+def assert_mistakes_are_named(framework: str, wrong: list) -> None:
+    """Each (exercise, wrong answer, message) fails its check with a sentence holding the message and a hint,
+    and no traceback or NumPy scalar repr leaks into what the learner reads."""
+    from coursekit.checks import CheckFailed, checker
+
+    check = checker(framework)
+    missed = []
+    for exercise, answer, message in wrong:
+        try:
+            check(exercise, answer)
+            missed.append(f"{exercise} passed; expected a failure saying {message!r}")
+        except CheckFailed as failed:
+            text = str(failed)
+            if message not in text or "Hint:" not in text or "np.int64" in text or "Traceback" in text:
+                missed.append(f"{exercise}: expected {message!r} in:\n{text}")
+    assert not missed, "\n".join(missed)

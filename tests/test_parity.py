@@ -121,17 +121,6 @@ def keras_cnn(keras, batchnorm=True):
     ])  # fmt: skip
 
 
-@pytest.fixture(scope="module")
-def torch():
-    return pytest.importorskip("torch")
-
-
-@pytest.fixture(scope="module")
-def keras():
-    pytest.importorskip("tensorflow")
-    return pytest.importorskip("keras")
-
-
 def batch(n=BATCH, seed=0):
     rng = np.random.default_rng(seed)
     return rng.random((n, 8, 8, 1), dtype=np.float32), rng.integers(0, 10, n)
