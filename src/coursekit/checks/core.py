@@ -6,6 +6,7 @@ Imports nothing from coursekit.checks: the modules mNN.py import this, never the
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -80,6 +81,17 @@ def close(
             f"{what} is off{where}: expected {expected[idx]:.5g}, got {got[idx]:.5g}"
             + (f" ({int(bad.sum())} of {bad.size} values differ)" if bad.size > 1 else "")
         )
+
+
+def fastest(ops: Ops, fn: Any, *args: Any, repeats: int = 3) -> float:
+    """The fastest of a few calls of the learner's fn(*args), in seconds: how checks tell a loop from a vectorised
+    answer by how its time grows with the input (the fastest call is the least disturbed by other processes)."""
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        ops.call(fn, *args)
+        best = min(best, time.perf_counter() - start)
+    return best
 
 
 class Ops:

@@ -7,7 +7,6 @@ which catches finite differences, and a formula typed in cannot know it.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -21,6 +20,7 @@ from coursekit.checks.core import (
     Wrong,
     close,
     describe,
+    fastest,
 )
 from coursekit.frameworks import available
 
@@ -210,14 +210,8 @@ def standardize(ops: Ops01, fn: Any) -> None:
 
 
 def seconds(ops: Ops01, fn: Any, *arrays: np.ndarray, repeats: int = 3) -> float:
-    """The fastest of a few calls of fn on these inputs, in seconds."""
-    args = [ops.tensor(a) for a in arrays]
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        ops.call(fn, *args)
-        best = min(best, time.perf_counter() - start)
-    return best
+    """The fastest of a few calls of fn on these arrays (as the framework's tensors), in seconds."""
+    return fastest(ops, fn, *[ops.tensor(a) for a in arrays], repeats=repeats)
 
 
 def pairwise_sq_dists(ops: Ops01, fn: Any) -> None:

@@ -7,13 +7,12 @@ back from what comes out: a shuffle of batches, an augmented test split or an un
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
 
-from coursekit.checks.core import Exercise, Ops, TensorFlowOps, TorchOps, Wrong, close, describe
+from coursekit.checks.core import Exercise, Ops, TensorFlowOps, TorchOps, Wrong, close, describe, fastest
 from coursekit.frameworks import available
 
 OFFSET = 1000.0  # what the check's own "augmentation" adds to an image, so that augmented samples show
@@ -130,8 +129,8 @@ class TensorFlow04(TensorFlowOps, Ops04):
     def loop_evidence(self, fn, images, shifts):
         # Time per extra image: one gather costs well under a microsecond per 8x8 image, while an eager loop pays
         # tens of microseconds per image in op dispatch alone, a margin that survives a busy machine.
-        small = seconds(self, fn, self.tensor(images[:4]), self.ints(shifts[:4]))
-        large = seconds(self, fn, self.tensor(images), self.ints(shifts), repeats=2)
+        small = fastest(self, fn, self.tensor(images[:4]), self.ints(shifts[:4]))
+        large = fastest(self, fn, self.tensor(images), self.ints(shifts), repeats=2)
         per_image = (large - small) / (len(images) - 4)
         if large > 0.02 and per_image > 8e-6:
             return f"{len(images):,} images took {large:.2f} s, {per_image * 1e6:.0f} µs per extra image"
@@ -146,16 +145,6 @@ class TensorFlow04(TensorFlowOps, Ops04):
 
 
 OPS = {"torch": Torch04, "tensorflow": TensorFlow04}
-
-
-def seconds(ops: Ops, fn: Any, *args: Any, repeats: int = 3) -> float:
-    """The fastest of a few calls of fn(*args), in seconds."""
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        ops.call(fn, *args)
-        best = min(best, time.perf_counter() - start)
-    return best
 
 
 def shift_batch(ops: Ops04, fn: Any) -> None:
