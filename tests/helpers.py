@@ -145,3 +145,26 @@ def assert_mistakes_are_named(framework: str, wrong: list) -> None:
             if message not in text or "Hint:" not in text or "np.int64" in text or "Traceback" in text:
                 missed.append(f"{exercise}: expected {message!r} in:\n{text}")
     assert not missed, "\n".join(missed)
+
+
+def checks_tests(answers: dict, stubs: dict, count: int) -> tuple:
+    """The two tests every module's checks get, in each framework: right answers pass (and stubs are unsolved),
+    wrong ones are named. `answers` maps a fixture ('torch', 'tf' or 'keras') to a function of that framework
+    returning (right, wrong); assign the pair to the two test names in the module's test file."""
+    import pytest
+
+    frameworks = pytest.mark.parametrize(
+        "framework, fixture", [("pytorch" if fixture == "torch" else "tensorflow", fixture) for fixture in answers]
+    )
+
+    @frameworks
+    def right_answers_pass(framework, fixture, request):
+        right, _ = answers[fixture](request.getfixturevalue(fixture))
+        assert_answers_pass_and_stubs_are_unsolved(framework, right, stubs, count)
+
+    @frameworks
+    def wrong_answers_are_named(framework, fixture, request):
+        _, wrong = answers[fixture](request.getfixturevalue(fixture))
+        assert_mistakes_are_named(framework, wrong)
+
+    return right_answers_pass, wrong_answers_are_named

@@ -1,9 +1,7 @@
 """Module 01's checks pass right answers, report stubs as unsolved, and name what each wrong answer
 gets wrong (in both frameworks), including answers that get the values right by the wrong technique."""
 
-import pytest
-
-from helpers import assert_answers_pass_and_stubs_are_unsolved, assert_mistakes_are_named, needs, run_python, stub
+from helpers import checks_tests, needs, run_python, stub
 
 STUBS = {"01.8": (stub, stub)}
 
@@ -216,16 +214,9 @@ def answers_tf(tf):
     return right, wrong
 
 
-@pytest.mark.parametrize("framework, fixture", [("pytorch", "torch"), ("tensorflow", "tf")])
-def test_right_answers_pass_and_stubs_are_unsolved(framework, fixture, request):
-    right, _ = {"torch": answers_torch, "tf": answers_tf}[fixture](request.getfixturevalue(fixture))
-    assert_answers_pass_and_stubs_are_unsolved(framework, right, STUBS, count=9)
-
-
-@pytest.mark.parametrize("framework, fixture", [("pytorch", "torch"), ("tensorflow", "tf")])
-def test_wrong_answers_get_a_sentence_naming_the_mistake(framework, fixture, request):
-    _, wrong = {"torch": answers_torch, "tf": answers_tf}[fixture](request.getfixturevalue(fixture))
-    assert_mistakes_are_named(framework, wrong)
+test_right_answers_pass_and_stubs_are_unsolved, test_wrong_answers_get_a_sentence_naming_the_mistake = checks_tests(
+    {"torch": answers_torch, "tf": answers_tf}, STUBS, count=9
+)
 
 
 @needs("torch")

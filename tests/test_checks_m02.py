@@ -2,9 +2,7 @@
 gets wrong (in both frameworks): a graph per shape, a trace counted wrong, a graph never captured,
 a step that retraces on the last batch, an `if` that breaks the graph, a counter that ran once."""
 
-import pytest
-
-from helpers import assert_answers_pass_and_stubs_are_unsolved, assert_mistakes_are_named, stub
+from helpers import assert_answers_pass_and_stubs_are_unsolved, checks_tests, stub
 
 STUBS = {"02.5": (stub, stub)}
 
@@ -45,10 +43,6 @@ def answers_torch(torch):
 
     def fit_eager(model, optimizer, loss_fn, x, y, batch_size, epochs):
         return model, fit_graph(model, optimizer, loss_fn, x, y, batch_size, epochs)[1]
-
-    def squash_where(x):
-        peak = x.abs().max()
-        return torch.where(peak > 1.0, x / peak, x)
 
     def squash_cond(x):
         return torch.cond(x.abs().max() > 1.0, lambda t: t / t.abs().max(), lambda t: t.clone(), (x,))
@@ -112,7 +106,7 @@ def answers_torch(torch):
         ("02.5", (lambda: "B", counted_fx), "the count is 1 after 4 calls"),
         ("02.5", (lambda: "B", counted_python), "guards on the Python number"),
     ]
-    return right, wrong, squash_where
+    return right, wrong
 
 
 def answers_tf(tf):
@@ -214,18 +208,18 @@ def answers_tf(tf):
         ("02.5", (lambda: "C", counted), "'C' is not why"),
         ("02.5", (lambda: "B", counted_python), "Python in a tf.function runs at trace time only"),
     ]
-    return right, wrong, None
+    return right, wrong
 
 
-@pytest.mark.parametrize("framework, fixture", [("pytorch", "torch"), ("tensorflow", "tf")])
-def test_right_answers_pass_and_stubs_are_unsolved(framework, fixture, request):
-    right, _, alternative = {"torch": answers_torch, "tf": answers_tf}[fixture](request.getfixturevalue(fixture))
-    assert_answers_pass_and_stubs_are_unsolved(framework, right, STUBS, count=5)
-    if alternative is not None:  # torch.where is as good as torch.cond for 02.4
-        assert_answers_pass_and_stubs_are_unsolved(framework, {**right, "02.4": alternative}, STUBS, count=5)
+test_right_answers_pass_and_stubs_are_unsolved, test_wrong_answers_get_a_sentence_naming_the_mistake = checks_tests(
+    {"torch": answers_torch, "tf": answers_tf}, STUBS, count=5
+)
 
 
-@pytest.mark.parametrize("framework, fixture", [("pytorch", "torch"), ("tensorflow", "tf")])
-def test_wrong_answers_get_a_sentence_naming_the_mistake(framework, fixture, request):
-    _, wrong, _ = {"torch": answers_torch, "tf": answers_tf}[fixture](request.getfixturevalue(fixture))
-    assert_mistakes_are_named(framework, wrong)
+def test_torch_where_is_as_good_as_torch_cond_for_a_graph_that_branches(torch):
+    def squash_where(x):
+        peak = x.abs().max()
+        return torch.where(peak > 1.0, x / peak, x)
+
+    right, _ = answers_torch(torch)
+    assert_answers_pass_and_stubs_are_unsolved("pytorch", {**right, "02.4": squash_where}, STUBS, count=5)

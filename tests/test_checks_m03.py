@@ -2,9 +2,8 @@
 gets wrong (in both frameworks): a missing transpose, a wrong flatten order, a count without biases."""
 
 import numpy as np
-import pytest
 
-from helpers import assert_answers_pass_and_stubs_are_unsolved, assert_mistakes_are_named
+from helpers import checks_tests
 
 
 def count(c1, c2, hidden, classes, size, biases=True, spatial=None):
@@ -144,13 +143,6 @@ def answers_tf(keras):
     return right, wrong
 
 
-@pytest.mark.parametrize("framework, fixture", [("pytorch", "torch"), ("tensorflow", "keras")])
-def test_right_answers_pass_and_stubs_are_unsolved(framework, fixture, request):
-    right, _ = {"torch": answers_torch, "keras": answers_tf}[fixture](request.getfixturevalue(fixture))
-    assert_answers_pass_and_stubs_are_unsolved(framework, right, {}, count=5)
-
-
-@pytest.mark.parametrize("framework, fixture", [("pytorch", "torch"), ("tensorflow", "keras")])
-def test_wrong_answers_get_a_sentence_naming_the_mistake(framework, fixture, request):
-    _, wrong = {"torch": answers_torch, "keras": answers_tf}[fixture](request.getfixturevalue(fixture))
-    assert_mistakes_are_named(framework, wrong)
+test_right_answers_pass_and_stubs_are_unsolved, test_wrong_answers_get_a_sentence_naming_the_mistake = checks_tests(
+    {"torch": answers_torch, "keras": answers_tf}, {}, count=5
+)

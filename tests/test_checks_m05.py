@@ -5,9 +5,7 @@ that restores the weights without the optimizer's state."""
 
 import copy
 
-import pytest
-
-from helpers import assert_answers_pass_and_stubs_are_unsolved, assert_mistakes_are_named, stub
+from helpers import checks_tests, stub
 
 STUBS = {"05.4": (stub, stub), "05.5": (stub, stub)}
 
@@ -158,13 +156,6 @@ def answers_tf(tf):
     return right, wrong
 
 
-@pytest.mark.parametrize("framework, fixture", [("pytorch", "torch"), ("tensorflow", "tf")])
-def test_right_answers_pass_and_stubs_are_unsolved(framework, fixture, request):
-    right, _ = {"torch": answers_torch, "tf": answers_tf}[fixture](request.getfixturevalue(fixture))
-    assert_answers_pass_and_stubs_are_unsolved(framework, right, STUBS, count=5)
-
-
-@pytest.mark.parametrize("framework, fixture", [("pytorch", "torch"), ("tensorflow", "tf")])
-def test_wrong_answers_get_a_sentence_naming_the_mistake(framework, fixture, request):
-    _, wrong = {"torch": answers_torch, "tf": answers_tf}[fixture](request.getfixturevalue(fixture))
-    assert_mistakes_are_named(framework, wrong)
+test_right_answers_pass_and_stubs_are_unsolved, test_wrong_answers_get_a_sentence_naming_the_mistake = checks_tests(
+    {"torch": answers_torch, "tf": answers_tf}, STUBS, count=5
+)

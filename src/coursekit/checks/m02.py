@@ -10,6 +10,7 @@ fails with a sentence saying which.
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -48,8 +49,36 @@ class Ops02(Ops):
     def port_squash(self, squash: Any) -> None:
         raise NotImplementedError
 
-    def counted(self, counted: Any) -> None:
+    def counted(self, answer: Any) -> None:
+        """02.5 in both frameworks: the graph updates the counter at every call, not once at capture."""
+        if not (isinstance(answer, tuple) and len(answer) == 2):
+            raise Wrong(f"expected the pair (why_counts_differ, counted), got {describe(answer)}")
+        why, counted = answer
+        letter(self, why)
+        graph_fn, counter, captured = self.counted_graph(counted, lambda x: x * 2.0)
+        for _ in range(4):
+            with self.learner("calling your graph"):
+                y = graph_fn(self.tensor(np.ones(3)))
+        close(self.result(y, (3,), "the graph's output"), np.full(3, 2.0), "the output")
+        calls = int(self.to_numpy(counter))
+        if calls == 1:
+            raise Wrong(f"the count is 1 after 4 calls: {self.counted_once}")
+        if calls != 4:
+            raise Wrong(f"the count is {calls} after 4 calls; expected 4")
+        captured()
+
+    def counted_graph(self, counted: Any, fn: Any) -> tuple[Any, Any, Callable[[], None]]:
+        """Call the learner's counted(fn); return (graph_fn, counter, a check of how many graphs it captured)."""
         raise NotImplementedError
+
+    def graph_and_counter(self, out: Any, counter_type: Any, counter_kind: str) -> tuple[Any, Any]:
+        """The learner's (graph_fn, counter), the counter of the framework's stateful type."""
+        if not (isinstance(out, tuple) and len(out) == 2):
+            raise Wrong(f"counted should return (graph_fn, counter), got {describe(out)}")
+        graph_fn, counter = out
+        if not isinstance(counter, counter_type):
+            raise Wrong(f"the counter should be {counter_kind} that the graph updates, got {describe(counter)}")
+        return graph_fn, counter
 
     def run_graph(self, graphed: Any, n: int) -> None:
         """Call the learner's graph on a tensor of length n and compare with the target's value."""
@@ -88,6 +117,7 @@ class Ops02(Ops):
 
     stale_count = ""
     counted_calls = ""
+    counted_once = ""
 
 
 def letter(ops: Ops, why: Any) -> None:
@@ -106,6 +136,11 @@ class Torch02(TorchOps, Ops02):
     counted_calls = (
         "use a CompileCounter as the backend and read its frame_count (a Python counter in a compiled "
         "function counts calls: dynamo replays side effects at every call)"
+    )
+
+    counted_once = (
+        "the update ran once, at capture (FX traces a tensor it does not receive as a real tensor, not a "
+        "Proxy); let dynamo capture it: torch.compile"
     )
 
     def __init__(self) -> None:
@@ -230,40 +265,23 @@ class Torch02(TorchOps, Ops02):
                 "an `if` on a tensor's value (or .item()) cannot be captured; choose with torch.where or torch.cond"
             )
 
-    def counted(self, answer):
-        if not (isinstance(answer, tuple) and len(answer) == 2):
-            raise Wrong(f"expected the pair (why_counts_differ, counted), got {describe(answer)}")
-        why, counted = answer
-        letter(self, why)
+    def counted_graph(self, counted, fn):
         backend = self.fresh()
-        out = self.call(counted, lambda x: x * 2.0, backend)
-        if not (isinstance(out, tuple) and len(out) == 2):
-            raise Wrong(f"counted should return (graph_fn, counter), got {describe(out)}")
-        graph_fn, counter = out
-        if not isinstance(counter, self.torch.Tensor):
-            raise Wrong(f"the counter should be a tensor that the graph updates, got {describe(counter)}")
-        for _ in range(4):
-            with self.learner("calling your graph"):
-                y = graph_fn(self.tensor(np.ones(3)))
-        close(self.result(y, (3,), "the graph's output"), np.full(3, 2.0), "the output")
-        calls = int(counter.item())
-        if calls == 1:
-            raise Wrong(
-                "the count is 1 after 4 calls: the update ran once, at capture (FX traces a tensor it "
-                "does not receive as a real tensor, not a Proxy); let dynamo capture it: torch.compile"
-            )
-        if calls != 4:
-            raise Wrong(f"the count is {calls} after 4 calls; expected 4")
-        if backend.frame_count == 0:
-            raise Wrong(
-                "the check's backend saw no graph: compile the function with torch.compile(..., backend=backend)"
-            )
-        if backend.frame_count > 1:
-            raise Wrong(
-                f"right count, but dynamo captured {backend.frame_count} graphs for 4 identical calls: it "
-                "guards on the Python number your counter reads, so each new value recompiled; count in a "
-                "tensor (counter.add_(1))"
-            )
+        graph_fn, counter = self.graph_and_counter(self.call(counted, fn, backend), self.torch.Tensor, "a tensor")
+
+        def captured() -> None:
+            if backend.frame_count == 0:
+                raise Wrong(
+                    "the check's backend saw no graph: compile the function with torch.compile(..., backend=backend)"
+                )
+            if backend.frame_count > 1:
+                raise Wrong(
+                    f"right count, but dynamo captured {backend.frame_count} graphs for 4 identical calls: it "
+                    "guards on the Python number your counter reads, so each new value recompiled; count in a "
+                    "tensor (counter.add_(1))"
+                )
+
+        return graph_fn, counter, captured
 
 
 class TensorFlow02(TensorFlowOps, Ops02):
@@ -271,6 +289,11 @@ class TensorFlow02(TensorFlowOps, Ops02):
     counted_calls = (
         "read the tf.function's experimental_get_tracing_count() (or count in the Python body, which "
         "runs once per trace)"
+    )
+
+    counted_once = (
+        "Python in a tf.function runs at trace time only; update the tf.Variable with assign_add inside the "
+        "function, so that the graph does it"
     )
 
     def target(self, x: Any) -> Any:
@@ -404,32 +427,15 @@ class TensorFlow02(TensorFlowOps, Ops02):
                 "your function retraced for a new value: compute the condition from tensors, not Python numbers"
             )
 
-    def counted(self, answer):
-        if not (isinstance(answer, tuple) and len(answer) == 2):
-            raise Wrong(f"expected the pair (why_counts_differ, counted), got {describe(answer)}")
-        why, counted = answer
-        letter(self, why)
-        out = self.call(counted, lambda x: x * 2.0)
-        if not (isinstance(out, tuple) and len(out) == 2):
-            raise Wrong(f"counted should return (graph_fn, counter), got {describe(out)}")
-        graph_fn, counter = out
+    def counted_graph(self, counted, fn):
+        graph_fn, counter = self.graph_and_counter(self.call(counted, fn), self.tf.Variable, "a tf.Variable")
         self._tf_function(graph_fn, "graph_fn")
-        if not isinstance(counter, self.tf.Variable):
-            raise Wrong(f"the counter should be a tf.Variable that the graph updates, got {describe(counter)}")
-        for _ in range(4):
-            with self.learner("calling your graph"):
-                y = graph_fn(self.tensor(np.ones(3)))
-        close(self.result(y, (3,), "the graph's output"), np.full(3, 2.0), "the output")
-        calls = int(counter.numpy())
-        if calls == 1:
-            raise Wrong(
-                "the count is 1 after 4 calls: Python in a tf.function runs at trace time only; update the "
-                "tf.Variable with assign_add inside the function, so that the graph does it"
-            )
-        if calls != 4:
-            raise Wrong(f"the count is {calls} after 4 calls; expected 4")
-        if graph_fn.experimental_get_tracing_count() != 1:
-            raise Wrong("your graph traced more than once for 4 identical calls")
+
+        def captured() -> None:
+            if graph_fn.experimental_get_tracing_count() != 1:
+                raise Wrong("your graph traced more than once for 4 identical calls")
+
+        return graph_fn, counter, captured
 
 
 OPS = {"torch": Torch02, "tensorflow": TensorFlow02}
