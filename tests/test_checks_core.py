@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from coursekit.checks import Checker, CheckFailed, check_modules, checker
-from coursekit.checks.core import Ops, Wrong, close, one_line
+from coursekit.checks.core import Ops, Wrong, close, letter_then, one_line
 from coursekit.frameworks import available
 
 # The checks shared by every module, run with whichever framework this environment has.
@@ -21,8 +21,8 @@ def stub(*args):
 def test_ids_load_their_module_and_unknown_ones_name_what_exists():
     assert "01" in check_modules()
     check = checker(FRAMEWORK)
-    with pytest.raises(ValueError, match=r"unknown exercise '07\.1': module 07 has no checks; modules with checks: 01"):
-        check("07.1", stub)
+    with pytest.raises(ValueError, match=r"unknown exercise '99\.1': module 99 has no checks; modules with checks: 01"):
+        check("99.1", stub)
     with pytest.raises(ValueError, match=r"unknown exercise '01\.42': expected one of 01\.1, 01\.2"):
         check("01.42", stub)
     with pytest.raises(ValueError, match=r"an exercise id looks like '01\.3'"):
@@ -76,3 +76,21 @@ def test_close_names_the_first_difference_with_plain_positions():
         close(got, np.ones((2, 3)), "the value")
     with pytest.raises(Wrong, match=r"^the loss is off: expected 1, got 2$"):
         close(np.float64(2.0), np.float64(1.0), "the loss")
+
+
+def test_a_why_exercise_hands_back_its_function_only_for_the_right_letter():
+    ops, names, fn = Ops(), ("why_they_differ", "fixed"), len
+    assert letter_then(ops, (lambda: " b ", fn), names, "B", "one reason") is fn
+    with pytest.raises(Wrong, match=r"^expected the pair \(why_they_differ, fixed\), got builtin_function_or_method"):
+        letter_then(ops, fn, names, "B", "one reason")
+    with pytest.raises(Wrong, match=r"^why_they_differ\(\) returned None: return the letter, e\.g\. return 'A'$"):
+        letter_then(ops, (lambda: None, fn), names, "B", "one reason")
+    with pytest.raises(Wrong, match=r"^'A' is not why: one reason$"):
+        letter_then(ops, (lambda: "A", fn), names, "B", "one reason")
+    reasons = {"A": "A's reason", "C": "C's reason"}
+    with pytest.raises(Wrong, match=r"^'c' is not why: C's reason$"):
+        letter_then(ops, (lambda: "c", fn), names, "B", reasons)
+    with pytest.raises(Wrong, match=r"^expected one of the letters A, B, C, got 'D'$"):
+        letter_then(ops, (lambda: "D", fn), names, "B", reasons)
+    with pytest.raises(NotImplementedError):
+        letter_then(ops, (stub, fn), names, "B", reasons)

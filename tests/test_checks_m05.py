@@ -79,7 +79,7 @@ def answers_torch(torch):
         ("05.4", (save, lambda path, m, o: (load(path, m, o), None)[1]), "should return the epoch saved"),
         ("05.4", (save, lambda path, m, o: 3), "the weights were not restored"),
         ("05.4", save, "expected the two functions"),
-        ("05.5", (lambda: "A", lambda params: torch.optim.Adam(params)), "not A"),
+        ("05.5", (lambda: "A", lambda params: torch.optim.Adam(params)), "'A' is not why"),
         ("05.5", (lambda: "B", lambda params: torch.optim.Adam(params)), "its epsilon is 1e-08"),
         ("05.5", (lambda: "B", lambda params: torch.optim.SGD(params, lr=1e-3)), "this framework's Adam"),
         ("05.5", (lambda: "B", lambda params: torch.optim.Adam(params, lr=1e-2, eps=1e-7)), "keep the other"),
@@ -150,7 +150,7 @@ def answers_tf(tf):
         ("05.3", lambda *a: early(*a, copy_weights=False), "the last epoch's weights, not the best"),
         ("05.4", (lambda *a: save(*a, with_optimizer=False), load), "the optimizer's state was not"),
         ("05.4", (save, lambda path, m, o: 0), "should return the epoch saved"),
-        ("05.5", (lambda: "C", lambda: keras.optimizers.Adam()), "not C"),
+        ("05.5", (lambda: "C", lambda: keras.optimizers.Adam()), "'C' is not why"),
         ("05.5", (lambda: "B", lambda: keras.optimizers.Adam()), "its epsilon is 1e-07"),
     ]
     return right, wrong

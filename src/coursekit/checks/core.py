@@ -83,6 +83,28 @@ def close(
         )
 
 
+def letter_then(ops: Ops, answer: Any, names: tuple[str, str], right: str, reasons: str | dict[str, str]) -> Any:
+    """A 'why, then do it' exercise's pair (why_fn, fn): check the letter why_fn returns, and hand back fn.
+
+    `reasons` says why a wrong letter is wrong: one sentence for any, or one for each wrong letter (then a
+    letter that is none of the choices is named as such).
+    """
+    if not (isinstance(answer, tuple) and len(answer) == 2):
+        raise Wrong(f"expected the pair ({names[0]}, {names[1]}), got {describe(answer)}")
+    why, fn = answer
+    got = ops.call(why)
+    if got is None:
+        raise Wrong(f"{names[0]}() returned None: return the letter, e.g. return 'A'")
+    letter = str(got).strip().upper()
+    if letter == right:
+        return fn
+    if isinstance(reasons, str):
+        raise Wrong(f"{got!r} is not why: {reasons}")
+    if letter in reasons:
+        raise Wrong(f"{got!r} is not why: {reasons[letter]}")
+    raise Wrong(f"expected one of the letters {', '.join(sorted([*reasons, right]))}, got {got!r}")
+
+
 def fastest(ops: Ops, fn: Any, *args: Any, repeats: int = 3) -> float:
     """The fastest of a few calls of the learner's fn(*args), in seconds: how checks tell a loop from a vectorised
     answer by how its time grows with the input (the fastest call is the least disturbed by other processes)."""

@@ -21,6 +21,7 @@ from coursekit.checks.core import (
     close,
     describe,
     fastest,
+    letter_then,
 )
 from coursekit.frameworks import available
 
@@ -355,15 +356,14 @@ def port_nll(ops: Ops01, fn: Any) -> None:
 
 
 def norm_disagreement(ops: Ops01, answer: Any) -> None:
-    if not (isinstance(answer, tuple) and len(answer) == 2):
-        raise Wrong(f"expected the pair (why_they_disagree, safe_norm), got {describe(answer)}")
-    why, safe_norm = answer
-    letter = ops.call(why)
-    if str(letter).strip().upper() != "B":
-        raise Wrong(
-            f"{letter!r} is not why: both frameworks compute the same value; look at the "
-            "derivative of sqrt(s) at s = 0 and at what each framework's norm does with it"
-        )
+    safe_norm = letter_then(
+        ops,
+        answer,
+        ("why_they_disagree", "safe_norm"),
+        "B",
+        "both frameworks compute the same value; look at the derivative of sqrt(s) at s = 0 and at what each "
+        "framework's norm does with it",
+    )
     x = np.array([[3.0, 4.0, 0.0], [0.0, 0.0, 0.0], [-1.0, 2.0, 2.0]])
     weights = np.array([1.0, 2.0, 0.5])
     value, grad = ops.value_and_grad(safe_norm, x, weights)

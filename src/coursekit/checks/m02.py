@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from coursekit.checks.core import Exercise, Ops, TensorFlowOps, TorchOps, Wrong, close, describe, one_line
+from coursekit.checks.core import Exercise, Ops, TensorFlowOps, TorchOps, Wrong, close, describe, letter_then, one_line
 
 LENGTHS = (3, 5, 7, 7)  # 02.1: three distinct lengths, the last one twice
 COUNT_LENGTHS = (4, 4, 8, 16, 16)  # 02.2: five calls, three distinct lengths
@@ -51,10 +51,14 @@ class Ops02(Ops):
 
     def counted(self, answer: Any) -> None:
         """02.5 in both frameworks: the graph updates the counter at every call, not once at capture."""
-        if not (isinstance(answer, tuple) and len(answer) == 2):
-            raise Wrong(f"expected the pair (why_counts_differ, counted), got {describe(answer)}")
-        why, counted = answer
-        letter(self, why)
+        counted = letter_then(
+            self,
+            answer,
+            ("why_counts_differ", "counted"),
+            "B",
+            "both run the same Python once to capture; the difference is what each does with a side effect at "
+            "the next call",
+        )
         graph_fn, counter, captured = self.counted_graph(counted, lambda x: x * 2.0)
         for _ in range(4):
             with self.learner("calling your graph"):
@@ -118,15 +122,6 @@ class Ops02(Ops):
     stale_count = ""
     counted_calls = ""
     counted_once = ""
-
-
-def letter(ops: Ops, why: Any) -> None:
-    got = ops.call(why)
-    if str(got).strip().upper() != "B":
-        raise Wrong(
-            f"{got!r} is not why: both run the same Python once to capture; the difference is what "
-            "each does with a side effect at the next call"
-        )
 
 
 class Torch02(TorchOps, Ops02):

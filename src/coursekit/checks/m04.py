@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from coursekit.checks.core import Exercise, Ops, TensorFlowOps, TorchOps, Wrong, close, describe, fastest
+from coursekit.checks.core import Exercise, Ops, TensorFlowOps, TorchOps, Wrong, close, describe, fastest, letter_then
 from coursekit.frameworks import available
 
 OFFSET = 1000.0  # what the check's own "augmentation" adds to an image, so that augmented samples show
@@ -314,15 +314,14 @@ def port_centred(ops: Ops04, fn: Any) -> None:
 
 
 def ordered(ops: Ops04, answer: Any) -> None:
-    if not (isinstance(answer, tuple) and len(answer) == 2):
-        raise Wrong(f"expected the pair (why_they_differ, ordered_batches), got {describe(answer)}")
-    why, ordered_batches = answer
-    letter = ops.call(why)
-    if str(letter).strip().upper() != "B":
-        raise Wrong(
-            f"{letter!r} is not why: both pipelines repeat their own order on a rerun, and both load the same split; "
-            "look at where each framework's random numbers come from"
-        )
+    ordered_batches = letter_then(
+        ops,
+        answer,
+        ("why_they_differ", "ordered_batches"),
+        "B",
+        "both pipelines repeat their own order on a rerun, and both load the same split; look at where each "
+        "framework's random numbers come from",
+    )
     rng = np.random.default_rng(44)
     n, batch = 50, 8
     x, y = indexed(n), np.arange(n) % 10

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from coursekit.checks.core import Exercise, Ops, TensorFlowOps, TorchOps, Wrong, close, describe
+from coursekit.checks.core import Exercise, Ops, TensorFlowOps, TorchOps, Wrong, close, describe, letter_then
 
 # Exercise 05.2: a tiny classifier with batch normalisation (whose output depends on train/eval mode).
 IN, HIDDEN, CLASSES, ROWS, BATCH = 6, 8, 3, 50, 16
@@ -434,25 +434,18 @@ def resume(ops: Ops05, fn: Any) -> None:
     raise Wrong("after resuming, 3 more steps do not give the weights of 6 uninterrupted steps")
 
 
-LETTERS = {
-    "A": "the default learning rates are the same (0.001) in both frameworks",
-    "C": "both apply Adam's bias correction",
-}
-
-
 def adam_defaults(ops: Ops05, fn: Any) -> None:
-    if not (isinstance(fn, tuple) and len(fn) == 2 and all(callable(f) for f in fn)):
-        raise Wrong(f"expected the two functions (why_they_differ, matching_adam), got {describe(fn)}")
-    why, make = fn
-    with ops.learner("why_they_differ()"):
-        letter = why()
-    if letter is None:
-        raise Wrong("why_they_differ() returned None: return the letter, e.g. return 'A'")
-    letter = str(letter).strip().upper()
-    if letter in LETTERS:
-        raise Wrong(f"not {letter}: {LETTERS[letter]}; look at the epsilon each one adds to the denominator")
-    if letter != "B":
-        raise Wrong(f"expected one of the letters A, B or C, got {letter!r}")
+    look = "; look at the epsilon each one adds to the denominator"
+    make = letter_then(
+        ops,
+        fn,
+        ("why_they_differ", "matching_adam"),
+        "B",
+        {
+            "A": "the default learning rates are the same (0.001) in both frameworks" + look,
+            "C": "both apply Adam's bias correction" + look,
+        },
+    )
     if isinstance(ops, Torch05):
         params = [ops.torch.zeros(2, requires_grad=True)]
         optimizer = ops.call(make, params)
