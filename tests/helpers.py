@@ -168,3 +168,24 @@ def checks_tests(answers: dict, stubs: dict, count: int) -> tuple:
         assert_mistakes_are_named(framework, wrong)
 
     return right_answers_pass, wrong_answers_are_named
+
+
+def check_without_tensorflow(imports: str, exercise: str, right: str, wrong: str) -> str:
+    """What a PyTorch check prints for a right and then a wrong answer (lambdas, as source) in a fresh interpreter
+    where TensorFlow is hidden: how a port exercise is checked against its NumPy reference when the twin is missing."""
+    result = run_python(
+        f"""
+        import torch
+        {imports}
+        from coursekit.checks import checker
+        check = checker("pytorch")
+        check({exercise!r}, {right})
+        try:
+            check({exercise!r}, {wrong})
+        except AssertionError as failed:
+            print(failed)
+        """,
+        hide=("tensorflow",),
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
