@@ -23,7 +23,9 @@ def numpy_cnn(w: dict[str, np.ndarray], x: np.ndarray) -> np.ndarray:
     """The digits CNN in float64 NumPy from canonical weights; x is (n, H, W, 1), channels last."""
 
     def conv_relu(h: np.ndarray, kernel: np.ndarray, bias: np.ndarray) -> np.ndarray:
-        windows = np.lib.stride_tricks.sliding_window_view(h, (3, 3), axis=(1, 2))
+        # 3x3 windows over height and width: (n, H-2, W-2, c, 3, 3). A window over every axis, then the size-1
+        # ones dropped, because NumPy's type stubs before 2.2 reject a tuple `axis` (which works at run time).
+        windows = np.lib.stride_tricks.sliding_window_view(h, (1, 3, 3, 1))[..., 0, :, :, 0]
         return np.maximum(np.einsum("nhwcij,ijco->nhwo", windows, kernel) + bias, 0)
 
     h = conv_relu(x.astype(np.float64), w["0.conv2d.kernel"], w["0.conv2d.bias"])
