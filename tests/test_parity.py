@@ -50,6 +50,8 @@ def test_compare_reports_the_largest_differences_and_where_it_first_differs():
     same = parity.compare(a, a + 1e-7)
     assert same.ok and "all 6 values agree" in str(same)
     same.assert_ok()
+    loss = str(parity.compare(2.33254, 2.35774, names=("torch loss", "Keras loss")))
+    assert loss.endswith("× |Keras loss|): torch loss 2.33254, Keras loss 2.35774"), loss
 
 
 def test_compare_counts_nan_as_a_difference_and_refuses_bad_input():

@@ -501,8 +501,11 @@ class Comparison:
         if self.ok:
             return f"{head}: all {size} values agree"
         va, vb = self.first_values or (float("nan"), float("nan"))
+        values = f"{a} {va:.6g}, {b} {vb:.6g}"
+        if not self.shape:  # a scalar, such as a loss: no position to name
+            return f"{head}: {values}"
         where = ", ".join(str(i) for i in self.first_index or ())
-        return f"{head}: {self.n_bad} of {size} values differ; the first at [{where}]: {a} {va:.6g}, {b} {vb:.6g}"
+        return f"{head}: {self.n_bad} of {size} values differ; the first at [{where}]: {values}"
 
     def assert_ok(self) -> None:
         """Raise AssertionError with the report when any value is outside tolerance."""
