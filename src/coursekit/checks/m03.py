@@ -24,7 +24,7 @@ def numpy_cnn(w: dict[str, np.ndarray], x: np.ndarray) -> np.ndarray:
 
     def conv_relu(h: np.ndarray, kernel: np.ndarray, bias: np.ndarray) -> np.ndarray:
         # 3x3 windows over height and width: (n, H-2, W-2, c, 3, 3). A window over every axis, then the size-1
-        # ones dropped, because NumPy's type stubs before 2.2 reject a tuple `axis` (which works at run time).
+        # ones dropped, because the type stubs of NumPy 2.1 (Colab's) reject a tuple `axis`, which works at run time.
         windows = np.lib.stride_tricks.sliding_window_view(h, (1, 3, 3, 1))[..., 0, :, :, 0]
         return np.maximum(np.einsum("nhwcij,ijco->nhwo", windows, kernel) + bias, 0)
 
