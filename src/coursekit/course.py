@@ -66,6 +66,12 @@ TWIN_AGREEMENT: dict[str, dict[str, tuple[str, float]]] = {
         "parameters": ("abs", 0),  # the same CNN: 53,002 parameters in both
         "resume_max_diff": ("abs", 1e-6),  # a resumed run repeats the uninterrupted one in both (0 here)
     },
+    # The same script, split and batch size: the steps taken are a count, equal exactly; so is the number of
+    # bugs recorded. Which bugs each framework's tools pointed at, and the accuracies, differ by framework.
+    "06_debugging": {
+        "steps_taken": ("abs", 0),
+        "bugs": ("abs", 0),
+    },
 }
 # Top-level folder -> the kind of notebook it holds.
 KINDS = {"notebooks": "lesson", "exercises": "exercises", "solutions": "solutions"}

@@ -87,6 +87,26 @@ ROWS: tuple[Row, ...] = (
     Row("05_training_loops", "epochs_to_97", "epochs to 97 %", "", better="lower"),
     Row("05_training_loops", "seconds_to_97", "time to 97 %", "s", better="lower"),
     Row("05_training_loops", "seconds_per_epoch", "time per epoch", "s", better="lower"),
+    Row("06_debugging", "bugs_pointed", "of 7 bugs, the framework's own output named the faulty line", better="higher"),
+    Row("06_debugging", "pointed_log0", "NaN from log(0): the NaN tool named the line (1) or not (0)", better="higher"),
+    Row(
+        "06_debugging",
+        "pointed_shape",
+        "shape error: the traceback named the faulty line (1) or not (0)",
+        better="higher",
+    ),
+    Row("06_debugging", "steps_taken", "steps the debugged script took"),
+    Row("06_debugging", "steps_counted_by_side_effect", "steps counted by a Python side effect in the step"),
+    Row(
+        "06_debugging",
+        "val_accuracy_fixed",
+        "validation accuracy, the debugged script",
+        "%",
+        better="higher",
+        scale=100.0,
+    ),
+    _timing("06_debugging", "train_step", "training step, no debugging tool"),
+    _timing("06_debugging", "train_step_nan_tool", "training step, NaN tool on"),
 )
 
 
