@@ -87,6 +87,20 @@ ROWS: tuple[Row, ...] = (
     Row("05_training_loops", "epochs_to_97", "epochs to 97 %", "", better="lower"),
     Row("05_training_loops", "seconds_to_97", "time to 97 %", "s", better="lower"),
     Row("05_training_loops", "seconds_per_epoch", "time per epoch", "s", better="lower"),
+    _timing("08_performance", "step_fp32", "CNN training step, float32"),
+    _timing("08_performance", "step_mixed", "CNN training step, mixed precision"),
+    Row("08_performance", "step_ratio_mixed", "mixed / float32 step time", "×", better="lower"),
+    Row(
+        "08_performance", "accuracy_fp32", "test accuracy after a brief run, float32", "%", better="higher", scale=100.0
+    ),
+    Row(
+        "08_performance", "accuracy_mixed", "test accuracy after a brief run, mixed", "%", better="higher", scale=100.0
+    ),
+    Row("08_performance", "matmul_ratio_bf16", "bfloat16 / float32 time, 256² matmul", "×", better="lower"),
+    Row("08_performance", "checkpoint_memory_ratio", "peak memory with / without checkpointing", "×", better="lower"),
+    Row("08_performance", "checkpoint_time_ratio", "step time with / without checkpointing", "×", better="lower"),
+    Row("08_performance", "deep_parameters", "parameters, checkpointed deep network"),
+    Row("08_performance", "block_forwards_checkpointed", "forward passes of a block per checkpointed step"),
 )
 
 
