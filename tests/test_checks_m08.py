@@ -4,7 +4,23 @@ bfloat16 loss, a policy set too late or left behind, gradients applied still sca
 scaler.update(), the total time or the IDLE row read as the top operator, and checkpointing that recomputes
 nothing, blocks the gradient, or saves no memory."""
 
-from helpers import checks_tests
+import numpy as np
+
+from helpers import checks_tests, stub
+
+
+def slope(batches, peaks):
+    return float(np.polyfit(batches, peaks, 1)[0])
+
+
+WRONG_08_5 = [
+    ("08.5", (lambda: "A", slope), "'A' is not why"),
+    ("08.5", (lambda: "C", slope), "'C' is not why"),
+    ("08.5", (lambda: "B", lambda b, p: p[-1] / b[-1]), "divided the peak by the batch size"),
+    ("08.5", (lambda: "B", lambda b, p: (p[-1] - p[0]) / (b[-1] - b[0])), "between the two end points"),
+    ("08.5", (lambda: "B", lambda b, p: [slope(b, p)]), "one number"),
+    ("08.5", slope, "expected the pair"),
+]
 
 
 def answers_torch(torch):
@@ -66,8 +82,10 @@ def answers_torch(torch):
         "08.2": scaled,
         "08.3": top_by("self_cpu_time_total"),
         "08.4": ckpt,
+        "08.5": (lambda: "B", slope),
     }
     wrong = [
+        *WRONG_08_5,
         ("08.1", lambda *a: mixed(*a, around="none"), "wrap the forward pass and the loss"),
         ("08.1", lambda *a: mixed(*a, around="backward"), "backward() ran inside autocast"),
         ("08.1", lambda *a: mixed(*a, around="step"), "backward() ran inside autocast"),
@@ -139,8 +157,9 @@ def answers_tf(tf):
                 h = tf.recompute_grad(segment)(tf.stop_gradient(h) if mode == "stop" and s else h)
         return h
 
-    right = {"08.1": mixed, "08.2": scaled, "08.3": top, "08.4": ckpt}
+    right = {"08.1": mixed, "08.2": scaled, "08.3": top, "08.4": ckpt, "08.5": (lambda: "b", slope)}
     wrong = [
+        *WRONG_08_5,
         ("08.1", lambda build: mixed(build, restore=False), "the global policy was left at 'mixed_bfloat16'"),
         ("08.1", lambda build: mixed(build, late=True), "*before* calling build()"),
         ("08.1", lambda build: mixed(build, policy="bfloat16"), "use 'mixed_bfloat16'"),
@@ -158,5 +177,5 @@ def answers_tf(tf):
 
 
 test_right_answers_pass_and_stubs_are_unsolved, test_wrong_answers_get_a_sentence_naming_the_mistake = checks_tests(
-    {"torch": answers_torch, "tf": answers_tf}, {}, count=4
+    {"torch": answers_torch, "tf": answers_tf}, {"08.5": (stub, stub)}, count=5
 )

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from coursekit.checks.core import Exercise, Ops, TensorFlowOps, TorchOps, Wrong, describe
+from coursekit.checks.core import Exercise, Ops, TensorFlowOps, TorchOps, Wrong, describe, letter_then
 from coursekit.profiling import peak_memory
 
 # 08.1 and 08.2: a small regression net (IN -> HIDDEN -> OUT) on fixed data.
@@ -90,7 +90,7 @@ class Torch08(TorchOps, Ops08):
     def recording_sgd(self, model: Any, log: dict[str, Any]) -> Any:
         torch = self.torch
 
-        class RecordingSGD(torch.optim.SGD):
+        class RecordingSGD(torch.optim.SGD):  # type: ignore[name-defined]
             def step(self, closure: Any = None) -> Any:
                 log["step autocast"] = torch.is_autocast_enabled("cpu")
                 log["steps"] = log.get("steps", 0) + 1
@@ -142,7 +142,7 @@ class TensorFlow08(TensorFlowOps, Ops08):
         keras = self.keras
         calls: list[int] = []
 
-        class Counted(keras.layers.Layer):
+        class Counted(keras.layers.Layer):  # type: ignore[name-defined]
             """A conv + ReLU block that counts its forward passes (the check runs eagerly)."""
 
             def __init__(self, conv: Any, count: bool) -> None:
@@ -203,7 +203,7 @@ def mixed_step_torch(ops: Torch08, fn: Any) -> None:
     torch = ops.torch
     xs, ys = data()
     x, y = torch.from_numpy(xs), torch.from_numpy(ys)
-    model, log = ops.net(), {}
+    model, log = ops.net(), dict[str, Any]()
     optimizer = ops.recording_sgd(model, log)
     for p in model.parameters():
         p.grad = torch.ones_like(p)  # left over from an earlier step: the step must clear them
@@ -545,6 +545,43 @@ def checkpointing(ops: Ops08, fn: Any) -> None:
         )
 
 
+# 08.5 ---------------------------------------------------------------------------------------------------
+
+# Peak memory (MB) of a step at these batch sizes: a fixed part plus a part per example, and a little noise
+# so that the two end points alone give another slope than the least-squares line through all of them.
+MEMORY_BATCHES = [32, 64, 128, 256]
+MEMORY_PEAKS = [1.50, 2.20, 4.05, 7.10]
+
+
+def memory_slope(ops: Ops08, fn: Any) -> None:
+    per_example = letter_then(
+        ops,
+        fn,
+        ("why_they_differ", "memory_per_example"),
+        "B",
+        {
+            "A": "both twins train in float32 (section 2 printed the dtypes); the difference is in what is counted",
+            "C": "neither framework compresses activations; the difference is in what each allocator counts",
+        },
+    )
+    got = ops.call(per_example, list(MEMORY_BATCHES), list(MEMORY_PEAKS))
+    try:
+        value = float(got)
+    except (TypeError, ValueError):
+        raise Wrong(f"memory_per_example should return one number (MB per example), got {describe(got)}") from None
+    slope = float(np.polyfit(MEMORY_BATCHES, MEMORY_PEAKS, 1)[0])
+    if math.isclose(value, MEMORY_PEAKS[-1] / MEMORY_BATCHES[-1], rel_tol=1e-6):
+        raise Wrong(
+            "you divided the peak by the batch size: that spreads the fixed part (weights, gradients, optimizer "
+            "state) over the examples; take the slope of the peak against the batch size"
+        )
+    two_ends = (MEMORY_PEAKS[-1] - MEMORY_PEAKS[0]) / (MEMORY_BATCHES[-1] - MEMORY_BATCHES[0])
+    if math.isclose(value, two_ends, rel_tol=1e-6):
+        raise Wrong("you took the slope between the two end points; fit a line through all the points (np.polyfit)")
+    if not math.isclose(value, slope, rel_tol=1e-4):
+        raise Wrong(f"expected the slope of a least-squares line through all the points, {slope:.5f} MB per example")
+
+
 EXERCISES = [
     Exercise(
         "08.1",
@@ -572,6 +609,13 @@ EXERCISES = [
         "split the blocks into `segments` runs of consecutive blocks, and run each run under "
         "checkpoint(..., use_reentrant=False) or tf.recompute_grad; the output of one is the input of the next",
         checkpointing,
+    ),
+    Exercise(
+        "08.5",
+        "why the twins' memory figures differ",
+        "compare what each framework's figure counts; then the per-example cost is the slope of a line fitted "
+        "through (batch size, peak) for all the batch sizes",
+        memory_slope,
     ),
 ]
 
