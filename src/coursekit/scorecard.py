@@ -107,6 +107,20 @@ ROWS: tuple[Row, ...] = (
     ),
     _timing("06_debugging", "train_step", "training step, no debugging tool"),
     _timing("06_debugging", "train_step_nan_tool", "training step, NaN tool on"),
+    _timing("08_performance", "step_fp32", "CNN training step, float32"),
+    _timing("08_performance", "step_mixed", "CNN training step, mixed precision"),
+    Row("08_performance", "step_ratio_mixed", "mixed / float32 step time", "×", better="lower"),
+    Row(
+        "08_performance", "accuracy_fp32", "test accuracy after a brief run, float32", "%", better="higher", scale=100.0
+    ),
+    Row(
+        "08_performance", "accuracy_mixed", "test accuracy after a brief run, mixed", "%", better="higher", scale=100.0
+    ),
+    Row("08_performance", "matmul_ratio_bf16", "bfloat16 / float32 time, 256² matmul", "×", better="lower"),
+    Row("08_performance", "checkpoint_memory_ratio", "peak memory with / without checkpointing", "×", better="lower"),
+    Row("08_performance", "checkpoint_time_ratio", "step time with / without checkpointing", "×", better="lower"),
+    Row("08_performance", "deep_parameters", "parameters, checkpointed deep network"),
+    Row("08_performance", "block_forwards_checkpointed", "forward passes of a block per checkpointed step"),
 )
 
 
