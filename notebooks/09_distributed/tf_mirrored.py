@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +32,15 @@ def parse() -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--data", default="", help="an .npz with x and y")
     return p.parse_args()
+
+
+def configure_threads() -> int:
+    """Threads per op from OMP_NUM_THREADS, as torchrun gives its workers (0: one per core); before any op runs.
+
+    Only the intra-op pool: MirroredStrategy's replicas need inter-op threads to meet in their collectives."""
+    threads = int(os.environ.get("OMP_NUM_THREADS", "0"))
+    tf.config.threading.set_intra_op_parallelism_threads(threads)
+    return threads
 
 
 def load_data(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray]:
@@ -143,6 +153,7 @@ def collectives(strategy) -> dict:
 
 def main() -> None:
     args = parse()
+    configure_threads()
     import keras
 
     keras.config.set_floatx("float64")  # losses and gradients in float64 too, so 1 and 2 replicas compare to 1e-15

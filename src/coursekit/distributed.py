@@ -227,7 +227,8 @@ def raise_failures(results: Sequence[WorkerResult], timeout: float) -> None:
             what = f"was killed after {r.seconds:.1f} s (the time bound is {timeout:g} s, or another process failed)"
         else:
             what = f"exited with code {r.returncode}" + (" (killed by a signal)" if r.returncode < 0 else "")
-        parts.append(f"process {i} ({shlex.join(r.command[-3:])}) {what}; its last output:\n{r.tail()}")
+        tail = r.tail()
+        parts.append(f"process {i} ({shlex.join(r.command[-3:])}) {what}; " + (f"its last output:\n{tail}" if tail else "no output"))
     raise WorkersFailed("\n".join(parts))
 
 
