@@ -38,7 +38,7 @@ def parse() -> argparse.Namespace:
     p.add_argument("--epochs", type=int, default=3)
     p.add_argument("--batch", type=int, default=64, help="the GLOBAL batch: each worker takes batch / world_size")
     p.add_argument("--lr", type=float, default=0.1)
-    p.add_argument("--n", type=int, default=1024, help="training examples used (a multiple of --batch)")
+    p.add_argument("--examples", type=int, default=1024, help="training examples used (a multiple of --batch)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--data", default="", help="an .npz with x and y (saves each worker loading the split itself)")
     p.add_argument("--dtype", choices=("float64", "float32"), default="float64")
@@ -53,8 +53,8 @@ def load_data(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray]:
     """The training digits: from --data if given (written once by the notebook), else from coursekit."""
     if args.data:
         with np.load(args.data) as f:
-            return f["x"][: args.n], f["y"][: args.n]
-    return train_data(args.n, args.seed)
+            return f["x"][: args.examples], f["y"][: args.examples]
+    return train_data(args.examples, args.seed)
 
 
 def main() -> None:

@@ -28,7 +28,7 @@ def parse() -> argparse.Namespace:
     p.add_argument("--epochs", type=int, default=3)
     p.add_argument("--batch", type=int, default=64, help="the GLOBAL batch, split over the replicas")
     p.add_argument("--lr", type=float, default=0.1)
-    p.add_argument("--n", type=int, default=1024)
+    p.add_argument("--examples", type=int, default=1024)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--data", default="", help="an .npz with x and y")
     return p.parse_args()
@@ -47,8 +47,8 @@ def load_data(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray]:
     """The training digits: from --data if given, else from coursekit."""
     if args.data:
         with np.load(args.data) as f:
-            return f["x"][: args.n], f["y"][: args.n]
-    return train_data(args.n, args.seed)
+            return f["x"][: args.examples], f["y"][: args.examples]
+    return train_data(args.examples, args.seed)
 
 
 def build_model(seed: int):

@@ -35,7 +35,7 @@ def parse() -> argparse.Namespace:
     p.add_argument("--epochs", type=int, default=3)
     p.add_argument("--batch", type=int, default=64, help="the GLOBAL batch; each worker reads batch / workers")
     p.add_argument("--lr", type=float, default=0.1)
-    p.add_argument("--n", type=int, default=1024)
+    p.add_argument("--examples", type=int, default=1024)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--data", default="")
     p.add_argument("--checkpoint", default="", help="checkpoint folder: resume from it if it holds one")

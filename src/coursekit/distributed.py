@@ -165,7 +165,7 @@ def launch(
         for i, (command, extra) in enumerate(zip(commands, envs, strict=True)):
             out, err = (open(Path(folder) / f"{i}.{kind}", "w+") for kind in ("out", "err"))  # noqa: SIM115
             files.append((out, err))
-            env = {**os.environ, **{k: str(v) for k, v in extra.items()}}
+            env = _with_this_coursekit({**os.environ, **{k: str(v) for k, v in extra.items()}})
             procs.append(
                 subprocess.Popen(
                     [str(c) for c in command],
@@ -205,6 +205,14 @@ def launch(
     if check:
         raise_failures(results, timeout)
     return results
+
+
+def _with_this_coursekit(env: dict[str, str]) -> dict[str, str]:
+    """env with this coursekit's folder first on PYTHONPATH: workers import the same coursekit as the launcher,
+    whatever their working directory (a relative PYTHONPATH would not survive the change of folder)."""
+    here = str(Path(__file__).resolve().parents[1])
+    parts = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
+    return {**env, "PYTHONPATH": os.pathsep.join([here, *(p for p in parts if p != here)])}
 
 
 def _kill_group(proc: subprocess.Popen) -> None:

@@ -269,7 +269,7 @@ def set_epoch(ops: Ops09, fn: Any) -> None:
                 for batch in loader:
                     visit(epoch, batch)
                 if mode == "late":
-                    sampler.set_epoch(epoch + 1)
+                    sampler.set_epoch(epoch)
         return [seen.get(e, []) for e in range(3)]
 
     got, right = run("learner"), run("right")
