@@ -1,7 +1,7 @@
 """Module 09's checks pass right answers, report stubs as unsolved, and name what each wrong answer gets wrong
 (in both frameworks): contiguous or uneven shards, shards that ignore the rank, summed or un-reduced gradients,
 stale gradients, a missing or late set_epoch, a per-replica loss over the local batch, and the effective
-learning rate of averaged against summed gradients."""
+learning rate of averaged against summed gradients, and starting weights synchronised only in part."""
 
 from helpers import checks_tests, stub
 
@@ -58,6 +58,12 @@ def answers_torch(torch):
         optimizer.step()
         return loss.item()
 
+    def sync_torch(model, broadcast, biases=True, src=0):
+        with torch.no_grad():
+            for p in model.parameters():
+                if biases or p.ndim == 2:
+                    broadcast(p.data, src=src)
+
     def epochs(loader, sampler, n, visit, mode="right"):
         for epoch in range(n):
             if mode == "right":
@@ -72,6 +78,7 @@ def answers_torch(torch):
         "09.2": step,
         "09.3": epochs,
         "09.4": (lambda: "A", _effective()),
+        "09.5": sync_torch,
     }
     wrong = [
         *_shards(),
@@ -85,6 +92,9 @@ def answers_torch(torch):
         ("09.3", lambda *a: epochs(*a, mode="none"), "every epoch replayed epoch 0's order"),
         ("09.3", lambda *a: epochs(*a, mode="late"), "one epoch late"),
         ("09.3", lambda *a: None, "visit(epoch, batch) was never called"),
+        ("09.5", lambda m, b: sync_torch(m, b, biases=False), "the first bias and the second bias still differ"),
+        ("09.5", lambda m, b: sync_torch(m, b, src=1), "so src=0"),
+        ("09.5", lambda m, b: None, "the weights still differ from rank 0's"),
         *_lr_wrong(),
     ]
     return right, wrong
@@ -101,8 +111,13 @@ def answers_tf(tf):
         grads = tape.gradient(loss, model.trainable_variables)
         if reduce:
             grads = [g / world**divide for g in all_reduce(grads)]
-        optimizer.apply_gradients(zip(grads, model.trainable_variables))
+        optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
         return float(loss)
+
+    def sync_tf(model, broadcast, biases=True):
+        for v in model.weights:
+            if biases or len(v.shape) == 2:
+                v.assign(broadcast(v))
 
     def per_example(labels, logits):
         return tf.keras.losses.sparse_categorical_crossentropy(labels, logits, from_logits=True)
@@ -111,10 +126,13 @@ def answers_tf(tf):
         return tf.nn.compute_average_loss(per_example(labels, logits), global_batch_size=global_batch_size)
 
     right = {
-        "09.1": lambda indices, rank, world_size: indices[rank : int(tf.shape(indices)[0]) // world_size * world_size : world_size],
+        "09.1": lambda indices, rank, world_size: indices[
+            rank : int(tf.shape(indices)[0]) // world_size * world_size : world_size
+        ],
         "09.2": step,
         "09.3": replica_loss,
         "09.4": (lambda: "a", _effective()),
+        "09.5": sync_tf,
     }
     wrong = [
         *_shards(),
@@ -128,11 +146,13 @@ def answers_tf(tf):
         ("09.3", lambda labels, logits, g: replica_loss(labels, logits, g) / 2, "the number of replicas too"),
         ("09.3", lambda labels, logits, g: per_example(labels, logits) / g, "return one number"),
         ("09.3", lambda labels, logits, g: None, "returned None"),
+        ("09.5", lambda m, b: sync_tf(m, b, biases=False), "biases too"),
+        ("09.5", lambda m, b: None, "the weights still differ from rank 0's"),
         *_lr_wrong(),
     ]
     return right, wrong
 
 
 test_right_answers_pass_and_stubs_are_unsolved, test_wrong_answers_get_a_sentence_naming_the_mistake = checks_tests(
-    {"torch": answers_torch, "tf": answers_tf}, STUBS, count=4
+    {"torch": answers_torch, "tf": answers_tf}, STUBS, count=5
 )

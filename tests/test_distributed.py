@@ -11,9 +11,9 @@ import time
 
 import numpy as np
 import pytest
-from helpers import ROOT, run_python
 
 from coursekit import distributed as d
+from helpers import ROOT, run_python
 
 CLUSTER = ROOT / "notebooks" / "09_distributed" / d.CLUSTER_DIR
 

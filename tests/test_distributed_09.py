@@ -16,9 +16,9 @@ import sys
 
 import numpy as np
 import pytest
-from helpers import ROOT, needs
 
 from coursekit import distributed
+from helpers import ROOT, needs
 
 MODULE = ROOT / "notebooks" / "09_distributed"
 TOLERANCE = 1e-12
@@ -108,7 +108,10 @@ def test_tf_two_workers_equal_one_worker(data, tf):
         sys.path.remove(str(MODULE))
     env = {"OMP_NUM_THREADS": "1", "TF_CPP_MIN_LOG_LEVEL": "3"}
     workers = distributed.loopback_workers(2)
-    worker = [sys.executable, *distributed.tf_worker_args([*SHORT, "--data", str(data / "digits.npz"), "--out", str(data / "multi")])]
+    worker = [
+        sys.executable,
+        *distributed.tf_worker_args([*SHORT, "--data", str(data / "digits.npz"), "--out", str(data / "multi")]),
+    ]
     run_jobs([worker, worker], [{**env, **distributed.tf_worker_env(workers, i)} for i in range(2)])
     multi = json.loads((data / "multi" / "result.json").read_text())
     # One worker, in this process: plain SGD on each global batch, in float64.

@@ -138,7 +138,9 @@ def main() -> None:
                 if args.checkpoint and step % args.checkpoint_every == 0:
                     if rank == 0:  # one writer; the others wait at the barrier, so nobody reads a half file
                         tmp = args.checkpoint + ".tmp"
-                        torch.save({"model": ddp.module.state_dict(), "optimizer": optimizer.state_dict(), "step": step}, tmp)
+                        torch.save(
+                            {"model": ddp.module.state_dict(), "optimizer": optimizer.state_dict(), "step": step}, tmp
+                        )
                         os.replace(tmp, args.checkpoint)
                     dist.barrier()
 

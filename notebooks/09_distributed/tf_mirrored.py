@@ -56,7 +56,11 @@ def build_model(seed: int):
     import keras
 
     model = keras.Sequential(
-        [keras.Input((64,), dtype="float64"), keras.layers.Dense(32, "tanh", dtype="float64"), keras.layers.Dense(10, dtype="float64")]
+        [
+            keras.Input((64,), dtype="float64"),
+            keras.layers.Dense(32, "tanh", dtype="float64"),
+            keras.layers.Dense(10, dtype="float64"),
+        ]
     )
     model.set_weights(mlp_init(seed))
     return model
@@ -83,7 +87,9 @@ def make_train_step(strategy, model, optimizer, global_batch: int, local_mean: b
             if local_mean:
                 loss = tf.reduce_mean(per_example)
         grads = tape.gradient(loss, model.trainable_variables)
-        optimizer.apply_gradients(zip(grads, model.trainable_variables))  # sums gradients over the replicas
+        optimizer.apply_gradients(
+            zip(grads, model.trainable_variables, strict=True)
+        )  # sums gradients over the replicas
         return loss
 
     @tf.function
@@ -136,9 +142,15 @@ def collectives(strategy) -> dict:
     @tf.function
     def on_replica():
         ctx = tf.distribute.get_replica_context()
-        rank = tf.cast(ctx.replica_id_in_sync_group, tf.float64)  # float64 like the training: one process, one key space
+        rank = tf.cast(
+            ctx.replica_id_in_sync_group, tf.float64
+        )  # float64 like the training: one process, one key space
         value = tf.stack([rank + 1.0, 10.0 * (rank + 1.0)])
-        return ctx.all_reduce(tf.distribute.ReduceOp.SUM, value), ctx.all_gather(tf.reshape(rank, [1]), axis=0), tf.reshape(rank, [1])
+        return (
+            ctx.all_reduce(tf.distribute.ReduceOp.SUM, value),
+            ctx.all_gather(tf.reshape(rank, [1]), axis=0),
+            tf.reshape(rank, [1]),
+        )
 
     summed, gathered, ranks = strategy.run(on_replica)
     with strategy.scope():

@@ -2,8 +2,9 @@
 
 Start one process per worker, each with its own TF_CONFIG (the cluster's addresses and this worker's index):
 
-    TF_CONFIG='{"cluster": {"worker": ["127.0.0.1:20001", "127.0.0.1:20002"]}, "task": {"type": "worker", "index": 0}}' \
-        python tf_multiworker.py --out runs/mwms      # and index 1 in a second process
+    export TF_CONFIG='{"cluster": {"worker": ["127.0.0.1:20001", "127.0.0.1:20002"]},
+                       "task": {"type": "worker", "index": 0}}'
+    python tf_multiworker.py --out runs/mwms      # and index 1 in a second process
 
 Each worker reads its own share of every global batch (a custom loop: Keras 3's fit does not run under this
 strategy, keras-team/keras#20585; --try-fit shows the error). With --checkpoint it saves every
@@ -23,10 +24,10 @@ from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
+from tf_mirrored import batches, build_model, configure_threads, load_data, make_train_step
 
 from coursekit import Timer
 from coursekit.distributed import shard
-from tf_mirrored import batches, build_model, configure_threads, load_data, make_train_step
 
 
 def parse() -> argparse.Namespace:
@@ -75,13 +76,19 @@ def main() -> None:
         except Exception as err:  # recorded for the lesson, then training goes on with the custom loop
             text = " ".join(str(err).split())
             cut = text.find("with an unsupported type")  # the message quotes whole tensors before this
-            fit_error = f"{type(err).__name__}: " + (f"Attempt to convert a value (PerReplica:{{...}}) {text[cut:]}" if cut > 0 else text[:300])
+            fit_error = f"{type(err).__name__}: " + (
+                f"Attempt to convert a value (PerReplica:{{...}}) {text[cut:]}" if cut > 0 else text[:300]
+            )
 
     def dataset_fn(context: tf.distribute.InputContext) -> tf.data.Dataset:
         # This worker's share of every global batch: a contiguous slice of batch / workers examples.
         local = np.concatenate(
             [
-                shard(np.arange(s * args.batch, (s + 1) * args.batch), context.input_pipeline_id, context.num_input_pipelines)
+                shard(
+                    np.arange(s * args.batch, (s + 1) * args.batch),
+                    context.input_pipeline_id,
+                    context.num_input_pipelines,
+                )
                 for s in range(steps)
             ]
         )

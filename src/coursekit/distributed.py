@@ -9,6 +9,8 @@ Imports no framework at import time.
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import json
 import os
 import shlex
@@ -216,10 +218,8 @@ def _with_this_coursekit(env: dict[str, str]) -> dict[str, str]:
 
 
 def _kill_group(proc: subprocess.Popen) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError):  # it ended on its own meanwhile
         os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
 
 
 def raise_failures(results: Sequence[WorkerResult], timeout: float) -> None:
@@ -234,9 +234,12 @@ def raise_failures(results: Sequence[WorkerResult], timeout: float) -> None:
         if r.timed_out:
             what = f"was killed after {r.seconds:.1f} s (the time bound is {timeout:g} s, or another process failed)"
         else:
-            what = f"exited with code {r.returncode}" + (" (killed by a signal)" if r.returncode < 0 else "")
+            what = f"exited with code {r.returncode}" + (" (killed by a signal)" if (r.returncode or 0) < 0 else "")
         tail = r.tail()
-        parts.append(f"process {i} ({shlex.join(r.command[-3:])}) {what}; " + (f"its last output:\n{tail}" if tail else "no output"))
+        parts.append(
+            f"process {i} ({shlex.join(r.command[-3:])}) {what}; "
+            + (f"its last output:\n{tail}" if tail else "no output")
+        )
     raise WorkersFailed("\n".join(parts))
 
 
@@ -246,7 +249,7 @@ def mlp_init(seed: int = 0, sizes: Sequence[int] = SIZES) -> list[np.ndarray]:
     seed = validate.seed(seed)
     rng = np.random.default_rng(seed)
     weights = []
-    for fan_in, fan_out in zip(sizes[:-1], sizes[1:], strict=False):
+    for fan_in, fan_out in itertools.pairwise(sizes):
         limit = np.sqrt(6.0 / (fan_in + fan_out))
         weights += [rng.uniform(-limit, limit, (fan_in, fan_out)), np.zeros(fan_out)]
     return weights
@@ -346,7 +349,8 @@ def cluster_files(script_args: Sequence[str] = ("--out", "results")) -> dict[str
         "apiVersion: kubeflow.org/v1\nkind: PyTorchJob\nmetadata:\n  name: course09-ddp\nspec:\n"
         "  pytorchReplicaSpecs:\n"
         + "".join(
-            f"    {role}:\n      replicas: {count}\n      restartPolicy: OnFailure\n" + pod("pytorch", ddp_command, "      ")
+            f"    {role}:\n      replicas: {count}\n      restartPolicy: OnFailure\n"
+            + pod("pytorch", ddp_command, "      ")
             for role, count in replicas.items()
         )
     )
@@ -398,12 +402,12 @@ __all__ = [
     "raise_failures",
     "shard",
     "tf_config",
-    "tf_worker_env",
     "tf_worker_args",
-    "train_data",
-    "two_node_torchrun",
+    "tf_worker_env",
     "torchrun_args",
     "torchrun_command",
+    "train_data",
+    "two_node_torchrun",
 ]
 
 

@@ -87,6 +87,9 @@ ROWS: tuple[Row, ...] = (
     Row("05_training_loops", "epochs_to_97", "epochs to 97 %", "", better="lower"),
     Row("05_training_loops", "seconds_to_97", "time to 97 %", "s", better="lower"),
     Row("05_training_loops", "seconds_per_epoch", "time per epoch", "s", better="lower"),
+    Row("09_distributed", "steps_per_s_1", "training steps per second, 1 worker", "steps/s", better="higher"),
+    Row("09_distributed", "steps_per_s_2", "training steps per second, 2 worker processes", "steps/s", better="higher"),
+    Row("09_distributed", "max_weight_diff_1_vs_2", "max |weight diff|, 2 workers vs 1 (float64)", "", better="lower"),
 )
 
 

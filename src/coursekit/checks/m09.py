@@ -3,8 +3,9 @@
 The checks simulate the workers in one process, so they run in a second: a shard is checked against the
 twin's sharding rule, a hand-written DDP step gets a stand-in `all_reduce` that adds the other worker's
 gradient (computed by the check on the other half of the global batch), the epoch loop gets a real
-`DistributedSampler`, and the loss scaling and the effective learning rate are compared with their
-formulas. Each plausible mistake is computed too, and named when the answer matches it.
+`DistributedSampler`, the loss scaling and the effective learning rate are compared with their formulas,
+and a stand-in broadcast hands out rank 0's weights. Each plausible mistake is computed too, and named
+when the answer matches it.
 """
 
 from __future__ import annotations
@@ -58,6 +59,14 @@ class Ops09(Ops):
         """A stand-in all_reduce of 2 workers: adds the other worker's gradient to the one it is given."""
         raise NotImplementedError
 
+    def set_weights(self, model: Any, weights: list[np.ndarray]) -> None:
+        """Load Keras-layout weights into the 09.2 model."""
+        raise NotImplementedError
+
+    def fake_broadcast(self, chief: dict[tuple[int, ...], np.ndarray]) -> Any:
+        """A stand-in broadcast from rank 0: torch's fills the tensor in place, TensorFlow's returns rank 0's value."""
+        raise NotImplementedError
+
 
 def _keras_layout(arrays: list[np.ndarray]) -> list[np.ndarray]:
     """torch's Linear weights (out, in) as Keras kernels (in, out)."""
@@ -97,13 +106,35 @@ class Torch09(TorchOps, Ops09):
                 raise Wrong(f"all_reduce takes one gradient tensor (it sums in place), got {describe(tensor)}")
             shape = tuple(tensor.shape)[::-1] if tensor.ndim == 2 else tuple(tensor.shape)
             if shape not in others:
-                raise Wrong(f"all_reduce was given a tensor of shape {tuple(tensor.shape)}: give it each parameter's .grad")
+                raise Wrong(
+                    f"all_reduce was given a tensor of shape {tuple(tensor.shape)}: give it each parameter's .grad"
+                )
             calls.append(shape)
             other = others[shape].T if tensor.ndim == 2 else others[shape]
             with torch.no_grad():
                 tensor.add_(torch.from_numpy(np.ascontiguousarray(other).astype(np.float32)))
 
         return all_reduce
+
+    def set_weights(self, model, weights):
+        with self.torch.no_grad():
+            for p, w in zip(model.parameters(), weights, strict=True):
+                p.copy_(self.torch.from_numpy(np.ascontiguousarray(w.T if w.ndim == 2 else w).astype(np.float32)))
+
+    def fake_broadcast(self, chief):
+        torch = self.torch
+
+        def broadcast(tensor, src=None, *args, **kwargs):
+            if src != 0:
+                raise Wrong(f"broadcast(tensor, src={src!r}): the weights to copy are rank 0's, so src=0")
+            shape = tuple(tensor.shape)[::-1] if tensor.ndim == 2 else tuple(tensor.shape)
+            if shape not in chief:
+                raise Wrong(f"broadcast was given a tensor of shape {tuple(tensor.shape)}: give it each parameter")
+            value = chief[shape].T if tensor.ndim == 2 else chief[shape]
+            with torch.no_grad():
+                tensor.copy_(torch.from_numpy(np.ascontiguousarray(value).astype(np.float32)))
+
+        return broadcast
 
 
 class TensorFlow09(TensorFlowOps, Ops09):
@@ -151,6 +182,18 @@ class TensorFlow09(TensorFlowOps, Ops09):
 
         return all_reduce
 
+    def set_weights(self, model, weights):
+        model.set_weights([w.astype(np.float32) for w in weights])
+
+    def fake_broadcast(self, chief):
+        def broadcast(value, *args, **kwargs):
+            shape = tuple(value.shape)
+            if shape not in chief:
+                raise Wrong(f"broadcast was given a value of shape {shape}: give it each variable")
+            return self.tf.constant(chief[shape], dtype=value.dtype)
+
+        return broadcast
+
 
 OPS = {"torch": Torch09, "tensorflow": TensorFlow09}
 
@@ -171,7 +214,10 @@ def shard_by_rank(ops: Ops09, fn: Any) -> None:
     for n, world in ((12, 2), (10, 3), (11, 4)):
         values = rng.permutation(100)[:n]  # a shuffled epoch order: not 0..n-1, so positions and values differ
         usable = n // world * world
-        got = [_indices(ops, ops.call(fn, ops.tensor(values), rank, world), f"rank {rank}'s shard") for rank in range(world)]
+        got = [
+            _indices(ops, ops.call(fn, ops.tensor(values), rank, world), f"rank {rank}'s shard")
+            for rank in range(world)
+        ]
         right = [values[rank:usable:world] for rank in range(world)]
         if all(np.array_equal(g, r) for g, r in zip(got, right, strict=True)):
             continue
@@ -187,13 +233,16 @@ def shard_by_rank(ops: Ops09, fn: Any) -> None:
         per = n // world
         if all(np.array_equal(g, values[rank * per : (rank + 1) * per]) for rank, g in enumerate(got)):
             raise Wrong(
-                "you took contiguous blocks; the twin deals the indices round-robin: rank r takes r, r + world_size, ..."
+                "you took contiguous blocks; the twin deals the indices round-robin: "
+                "rank r takes r, r + world_size, ..."
             )
         if all(np.array_equal(g, np.arange(n)[rank:usable:world]) for rank, g in enumerate(got)):
             raise Wrong("you returned positions 0, 1, ...; return the entries of `indices` at those positions")
         for rank, (g, r) in enumerate(zip(got, right, strict=True)):
             if not np.array_equal(g, r):
-                raise Wrong(f"with {n} indices over {world} ranks, rank {rank} should get {r.tolist()}, got {g.tolist()}")
+                raise Wrong(
+                    f"with {n} indices over {world} ranks, rank {rank} should get {r.tolist()}, got {g.tolist()}"
+                )
 
 
 def ddp_step(ops: Ops09, fn: Any) -> None:
@@ -206,7 +255,16 @@ def ddp_step(ops: Ops09, fn: Any) -> None:
     calls: list[tuple[int, ...]] = []
     model, optimizer, loss_fn = ops.ddp_setup()
     ops.prefill(model)
-    loss = ops.call(fn, model, optimizer, loss_fn, ops.tensor(mine[0]), ops.tensor(mine[1]), ops.fake_all_reduce(others, calls), WORLD)
+    loss = ops.call(
+        fn,
+        model,
+        optimizer,
+        loss_fn,
+        ops.tensor(mine[0]),
+        ops.tensor(mine[1]),
+        ops.fake_all_reduce(others, calls),
+        WORLD,
+    )
     got = ops.weights(model)
 
     def after(grads: list[np.ndarray]) -> list[np.ndarray]:
@@ -252,7 +310,7 @@ def set_epoch(ops: Ops09, fn: Any) -> None:
 
     def run(mode: str) -> list[list[int]]:
         data = TensorDataset(torch.arange(12))
-        sampler = DistributedSampler(data, num_replicas=2, rank=0, shuffle=True, seed=0)
+        sampler: Any = DistributedSampler(data, num_replicas=2, rank=0, shuffle=True, seed=0)
         loader = DataLoader(data, batch_size=3, sampler=sampler)
         seen: dict[int, list[int]] = {}
 
@@ -288,6 +346,7 @@ def set_epoch(ops: Ops09, fn: Any) -> None:
 
 
 def _replica_loss(ops: Ops09, fn: Any) -> None:
+    assert isinstance(ops, TensorFlow09)
     tf = ops.tf
     rng = np.random.default_rng(4)
     local, global_size = 4, 8
@@ -312,7 +371,9 @@ def _replica_loss(ops: Ops09, fn: Any) -> None:
     if math.isclose(value, per_example.sum(), rel_tol=1e-4):
         raise Wrong(f"you returned the sum of the per-example losses: divide it by the global batch ({global_size})")
     if math.isclose(value, per_example.sum() / global_size / 2, rel_tol=1e-4):
-        raise Wrong("you divided by the number of replicas too: the global batch already counts every replica's examples")
+        raise Wrong(
+            "you divided by the number of replicas too: the global batch already counts every replica's examples"
+        )
     close(value, right, "the replica's loss")
 
 
@@ -353,6 +414,20 @@ def effective_lr(ops: Ops09, fn: Any) -> None:
         close([got["mean"], got["sum"]], [lr, lr * workers], f"effective_lr({lr}, {workers}, 'mean' / 'sum')")
 
 
+def sync_weights(ops: Ops09, fn: Any) -> None:
+    chief, mine = mlp_weights(9), mlp_weights(11)  # rank 0's starting weights, and this rank's (another seed)
+    model, _, _ = ops.ddp_setup()
+    ops.set_weights(model, mine)
+    ops.call(fn, model, ops.fake_broadcast({tuple(w.shape): w for w in chief}))
+    got = ops.weights(model)
+    names = ["the first kernel", "the first bias", "the second kernel", "the second bias"]
+    left = [name for name, g, c in zip(names, got, chief, strict=True) if not np.allclose(g, c, atol=1e-6)]
+    if len(left) == len(names):
+        raise Wrong("the weights still differ from rank 0's: copy every parameter from rank 0 into this model")
+    if left:
+        raise Wrong(f"{' and '.join(left)} still differ from rank 0's: synchronise every parameter, biases too")
+
+
 EXERCISES = [
     Exercise(
         "09.1",
@@ -380,6 +455,12 @@ EXERCISES = [
         "averaged gradients keep the step of the global mean; summed gradients of local means are world_size times "
         "larger, as if the learning rate were lr × workers",
         effective_lr,
+    ),
+    Exercise(
+        "09.5",
+        "synchronise the starting weights from rank 0",
+        "every parameter (weights and biases) takes rank 0's value: broadcast each one from src=0",
+        sync_weights,
     ),
 ]
 
