@@ -76,7 +76,7 @@ def make_train_step(strategy, model, optimizer, global_batch: int, local_mean: b
     """A tf.function that runs one step on every replica and returns the global batch's mean loss.
 
     local_mean: the classic bug, each replica's loss as the mean over its OWN examples."""
-    loss_fn = tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True, reduction="none")
+    loss_fn = tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True, reduction=None)
 
     def replica_step(xb, yb):
         with tf.GradientTape() as tape:
