@@ -83,6 +83,16 @@ TWIN_AGREEMENT: dict[str, dict[str, tuple[str, float]]] = {
         "block_forwards_checkpointed": ("abs", 0),
         "checkpoint_grad_max_diff": ("abs", 1e-6),
     },
+    # The same job in both: 2 workers, global batch 64, collectives on the same small tensors (exact). The weight
+    # differences (2 workers vs 1, resumed vs uninterrupted, two nodes vs one) are float64 rounding, about 1e-16 in
+    # both twins, so they agree within 1e-12; a sharding or averaging mistake in one twin gives 1e-3 or more.
+    "09_distributed": {
+        "workers": ("abs", 0),
+        "global_batch": ("abs", 0),
+        "all_reduce": ("abs", 0),
+        "all_gather": ("abs", 0),
+        **{key: ("abs", 1e-12) for key in ("max_weight_diff_1_vs_2", "resume_max_diff", "two_node_max_diff")},
+    },
 }
 # Top-level folder -> the kind of notebook it holds.
 KINDS = {"notebooks": "lesson", "exercises": "exercises", "solutions": "solutions"}

@@ -121,6 +121,9 @@ ROWS: tuple[Row, ...] = (
     Row("08_performance", "checkpoint_time_ratio", "step time with / without checkpointing", "×", better="lower"),
     Row("08_performance", "deep_parameters", "parameters, checkpointed deep network"),
     Row("08_performance", "block_forwards_checkpointed", "forward passes of a block per checkpointed step"),
+    Row("09_distributed", "steps_per_s_1", "training steps per second, 1 worker", "steps/s", better="higher"),
+    Row("09_distributed", "steps_per_s_2", "training steps per second, 2 worker processes", "steps/s", better="higher"),
+    Row("09_distributed", "max_weight_diff_1_vs_2", "max |weight diff|, 2 workers vs 1 (float64)", "", better="lower"),
 )
 
 
