@@ -87,7 +87,8 @@ ROWS: tuple[Row, ...] = (
     Row("05_training_loops", "epochs_to_97", "epochs to 97 %", "", better="lower"),
     Row("05_training_loops", "seconds_to_97", "time to 97 %", "s", better="lower"),
     Row("05_training_loops", "seconds_per_epoch", "time per epoch", "s", better="lower"),
-    Row("06_debugging", "bugs_pointed", "of 7 bugs, the framework's own output named the faulty line", better="higher"),
+    Row("06_debugging", "bugs", "bugs in the debugged script"),
+    Row("06_debugging", "bugs_pointed", "bugs whose faulty line the framework's own output named", better="higher"),
     Row("06_debugging", "pointed_log0", "NaN from log(0): the NaN tool named the line (1) or not (0)", better="higher"),
     Row(
         "06_debugging",
