@@ -87,6 +87,19 @@ ROWS: tuple[Row, ...] = (
     Row("05_training_loops", "epochs_to_97", "epochs to 97 %", "", better="lower"),
     Row("05_training_loops", "seconds_to_97", "time to 97 %", "s", better="lower"),
     Row("05_training_loops", "seconds_per_epoch", "time per epoch", "s", better="lower"),
+    _timing("07_compilation", "train_eager", "training step, eager"),
+    _timing("07_compilation", "train_compiled", "training step, compiled (inductor / XLA)"),
+    _timing("07_compilation", "infer_eager", "inference, eager"),
+    _timing("07_compilation", "infer_compiled", "inference, compiled (inductor / XLA)"),
+    Row("07_compilation", "speedup_train_compiled", "compiled speed-up, training step", "×", better="higher"),
+    Row("07_compilation", "speedup_infer_compiled", "compiled speed-up, inference", "×", better="higher"),
+    Row("07_compilation", "speedup_train_graph", "graph (no compiler) speed-up, training step", "×", better="higher"),
+    Row("07_compilation", "compile_seconds_train_compiled", "one-off compile, training step", "s", better="lower"),
+    Row("07_compilation", "compile_seconds_infer_compiled", "one-off compile, inference", "s", better="lower"),
+    Row("07_compilation", "fusion_op_ratio", "operations after / before the compiler, inference", "", better="lower"),
+    Row("07_compilation", "peak_memory_graph_mb", "peak memory, inference as a graph", "MB", better="lower"),
+    Row("07_compilation", "peak_memory_compiled_mb", "peak memory, inference compiled", "MB", better="lower"),
+    Row("07_compilation", "graphs_partial_batch", "graphs for an epoch with a short last batch"),
 )
 
 

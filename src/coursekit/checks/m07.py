@@ -313,9 +313,7 @@ def _steps(value: Any, what: str) -> int | None:
 
 def break_even_steps(ops: Ops07, fn: Any) -> None:
     for (first_b, steady_b, first_n, steady_n), right in BREAK_EVEN_CASES:
-        case = (
-            f"(first_base={first_b}, steady_base={steady_b}, first_new={first_n}, steady_new={steady_n})"
-        )
+        case = f"(first_base={first_b}, steady_base={steady_b}, first_new={first_n}, steady_new={steady_n})"
         got = _steps(ops.call(fn, first_b, steady_b, first_n, steady_n), f"the answer for {case}")
         if got == right:
             continue
@@ -325,7 +323,9 @@ def break_even_steps(ops: Ops07, fn: Any) -> None:
                     f"{got} steps for {case}: a negative count has the sign wrong; the new form is slower per step "
                     "and costs more once, so it never pays off: return None"
                 )
-            raise Wrong(f"{got} for {case}: the new form is slower per step and costs more once: it never pays off (None)")
+            raise Wrong(
+                f"{got} for {case}: the new form is slower per step and costs more once: it never pays off (None)"
+            )
         if got is None:
             raise Wrong(f"None for {case}, but the new form is faster per step: it pays off after {right} steps")
         gain = steady_b - steady_n
@@ -343,7 +343,10 @@ def break_even_steps(ops: Ops07, fn: Any) -> None:
         if got == right + 1:
             raise Wrong(f"{got} steps for {case} is one too many: at {right} steps the new form is already no slower")
         if got < 0:
-            raise Wrong(f"{got} steps for {case}: the sign is wrong; divide (one-off new - one-off base) by (steady_base - steady_new)")
+            raise Wrong(
+                f"{got} steps for {case}: the sign is wrong; divide (one-off new - one-off base) "
+                "by (steady_base - steady_new)"
+            )
         ignored = math.ceil((first_n - steady_n) / gain) if gain > 0 else None
         if got == ignored:
             raise Wrong(
@@ -353,7 +356,7 @@ def break_even_steps(ops: Ops07, fn: Any) -> None:
         raise Wrong(f"{got} steps for {case}; expected {right} (the smallest n with total_new(n) <= total_base(n))")
 
 
-class Stand_in:  # noqa: N801 (a name the learner reads in messages)
+class StandIn:
     """A function whose first call takes `first` seconds and every later call `steady` seconds."""
 
     def __init__(self, first: float, steady: float) -> None:
@@ -368,7 +371,7 @@ class Stand_in:  # noqa: N801 (a name the learner reads in messages)
 def measured_break_even(ops: Ops07, fn: Any) -> None:
     rng = np.random.default_rng(time.perf_counter_ns() % 2**32)  # a new delay each time: no number can be remembered
     first_new = float(rng.uniform(0.15, 0.3))
-    base, new = Stand_in(0.03, 0.004), Stand_in(first_new, 0.001)
+    base, new = StandIn(0.03, 0.004), StandIn(first_new, 0.001)
     got = ops.call(fn, base, new, ())
     if not isinstance(got, dict):
         raise Wrong(f"measure_break_even should return a dict, got {describe(got)}")
@@ -415,7 +418,9 @@ def measured_break_even(ops: Ops07, fn: Any) -> None:
     if total(*s, steps) > total(*b, steps) + 1e-12:
         raise Wrong(f"at {steps} steps your own measurements still put the new function behind: round up")
     if steps > 1 and total(*s, steps - 1) <= total(*b, steps - 1):
-        raise Wrong(f"at {steps - 1} steps your own measurements already put the new function ahead: {steps} is one too many")
+        raise Wrong(
+            f"at {steps - 1} steps your own measurements already put the new function ahead: {steps} is one too many"
+        )
 
 
 def whole_function(ops: Ops07, fn: Any) -> None:
