@@ -16,7 +16,7 @@ def break_even(first_base, steady_base, first_new, steady_new, rounding=math.cei
     once_base = (first_base if whole_first else first_base - steady_base) if base_once else 0.0
     once_new = first_new if whole_first else first_new - steady_new
     if steady_new >= steady_base:
-        return None if once_new > once_base else 1
+        return 1 if steady_new == steady_base and once_new <= once_base else None
     return max(1, rounding((once_new - once_base) / (steady_base - steady_new)))
 
 
@@ -53,6 +53,11 @@ SHARED_WRONG = [
     ("07.3", lambda *a: break_even(*a, base_once=False), "one-off cost (0.25 s) was left out"),
     ("07.3", lambda b1, b2, n1, n2: math.ceil((b1 - b2 - n1 + n2) / (b2 - n2)), "the sign is wrong"),
     ("07.3", lambda *a: break_even(*a, rounding=lambda v: v), "a number of steps is whole"),
+    (
+        "07.3",
+        lambda b1, b2, n1, n2: (1 if n1 - n2 <= b1 - b2 else None) if n2 >= b2 else break_even(b1, b2, n1, n2),
+        "behind for good",
+    ),
     ("07.4", lambda b, n, a: measure(b, n, a, warm_first=True), "time the very first call"),
     ("07.4", lambda b, n, a: measure(b, n, a, fixed=REMEMBERED), "never called"),
     ("07.4", lambda b, n, a: measure(b, n, a, steady_from_mean=True), "must leave the first call out"),

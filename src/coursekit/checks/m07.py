@@ -26,6 +26,7 @@ BREAK_EVEN_CASES = (
     ((0.01, 0.004, 2.001, 0.001), 665),
     ((0.20, 0.010, 0.15, 0.005), 1),  # cheaper once and per step: from the first
     ((0.02, 0.003, 1.50, 0.004), None),  # slower per step: never
+    ((0.30, 0.004, 0.10, 0.005), None),  # cheaper once, slower per step: ahead at first, behind for good later
 )
 
 
@@ -318,6 +319,11 @@ def break_even_steps(ops: Ops07, fn: Any) -> None:
         if got == right:
             continue
         if right is None:
+            if got == 1 and first_n - steady_n <= first_b - steady_b:
+                raise Wrong(
+                    f"1 for {case}: the new form is ahead at the first step, but it is slower per step, so it falls "
+                    "behind for good later: it never pays off (None)"
+                )
             if got is not None and got < 0:
                 raise Wrong(
                     f"{got} steps for {case}: a negative count has the sign wrong; the new form is slower per step "
