@@ -9,7 +9,7 @@ import time
 
 import numpy as np
 
-from helpers import checks_tests
+from helpers import check_without_tensorflow, checks_tests, needs
 
 
 def break_even(first_base, steady_base, first_new, steady_new, rounding=math.ceil, whole_first=False, base_once=True):
@@ -167,3 +167,15 @@ def test_a_python_if_under_autograph_is_accepted_by_xla(tf):
     check = checker("tensorflow")
     check("07.1", python_if)
     assert check.verdicts["07.1"].status == "passed"
+
+
+@needs("torch")
+def test_the_port_from_the_twin_is_checked_without_tensorflow():
+    """07.5 ports XLA's refusal to PyTorch: its check needs no TensorFlow, and still names a silent split."""
+    out = check_without_tensorflow(
+        "",
+        "07.5",
+        "lambda fn, backend: torch.compile(fn, backend=backend, fullgraph=True)",
+        "lambda fn, backend: torch.compile(fn, backend=backend)",
+    )
+    assert "✓ 07.5" in out and "ran without complaint" in out, out
