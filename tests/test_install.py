@@ -53,7 +53,7 @@ def test_requirements_txt_is_the_one_framework_lists_together():
     names = {
         part: {name for name, _ in pins(ROOT / "requirements" / f"{part}.txt")} for part in ("torch", "tensorflow")
     }
-    assert names == {"torch": {"torch"}, "tensorflow": {"tensorflow", "tensorflow-cpu", "keras"}}
+    assert names == {"torch": {"torch"}, "tensorflow": {"tensorflow", "tensorflow-cpu", "keras", "xprof"}}
     common = {name for name, _ in pins(ROOT / "requirements" / "common.txt")}
     assert {"matplotlib", "ipywidgets", "ipykernel", "numpy"} <= common and not common & (
         names["torch"] | names["tensorflow"]
